@@ -1,0 +1,42 @@
+# Quick start (fresh Debian/Ubuntu, as root):  make demo  |  make test
+VENV      ?= .venv
+PYTHON    ?= python3
+BIN       := $(VENV)/bin
+# System packages: FUSE (pyfuse3 builds against libfuse3), and the real tools the tests use:
+# age (encrypt fixtures), skopeo + docker-registry + htpasswd (pull-secret test), strace, docker CLI parser.
+APT_PACKAGES := fuse3 libfuse3-dev pkg-config gcc python3-venv age skopeo docker-registry apache2-utils strace
+
+.PHONY: demo test lint system-deps venv clean bench
+
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "make: need root to install:$$missing" >&2; exit 1; fi; \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(BIN)/injector: pyproject.toml | system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+venv: system-deps $(BIN)/injector
+
+demo: venv
+	@sh examples/demo.sh $(BIN)/injector
+
+test: venv
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check injector fuse tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: venv
+	$(BIN)/python benchmarks/run_overhead.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,71 @@
+"""From command-line inputs to a Resolution: read the pod and the sources, then resolve (I/O shell)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from injector.errors import InjectorError, ManifestError
+from injector.manifest import Document, parse_documents
+from injector.objects import DATA_KINDS, DataObject, ObjectKey, parse_data_object
+from injector.podspec import parse_pod, select_container, select_pod_document
+from injector.resolve import Resolution, resolve_container
+from injector.sources import read_bytes, read_documents
+
+
+class Request(NamedTuple):
+    pod_file: str
+    secrets: Sequence[str]
+    pod_name: str | None = None
+    container: str | None = None
+    namespace: str | None = None
+    age_identities: Sequence[str] = ()
+    skip_invalid_env_keys: bool = True
+
+
+def build_snapshot(
+    documents: Sequence[Document], default_namespace: str
+) -> tuple[dict[ObjectKey, DataObject], list[InjectorError]]:
+    """Index every Secret and ConfigMap by (kind, namespace, name); other kinds are ignored."""
+    snapshot: dict[ObjectKey, DataObject] = {}
+    errors: list[InjectorError] = []
+    for document in documents:
+        kind = document.body.get("kind")
+        if not isinstance(kind, str) or not kind:
+            errors.append(ManifestError("Required value: kind is not set", source=document.origin, field="kind"))
+            continue
+        if kind not in DATA_KINDS:
+            continue
+        obj, problems = parse_data_object(document, default_namespace)
+        errors.extend(problems)
+        if obj is None:
+            continue
+        first = snapshot.get(obj.key)
+        if first is not None:
+            errors.append(
+                ManifestError(f"defined again (first in {first.origin})", source=obj.origin, obj=obj.ref)
+            )
+            continue
+        snapshot[obj.key] = obj
+    return snapshot, errors
+
+
+def load(request: Request) -> Resolution:
+    """Resolve the requested container. Raises for a pod that cannot be read at all; every other
+    problem is in ``Resolution.errors``/``warnings``."""
+    pod_documents = parse_documents(read_bytes(request.pod_file), "<stdin>" if request.pod_file == "-" else request.pod_file)
+    pod_document = select_pod_document(pod_documents, request.pod_name, request.pod_file)
+    pod, pod_errors = parse_pod(pod_document, request.namespace or "default")
+    container = select_container(pod, request.container)
+    documents, source_errors = read_documents(
+        request.secrets,
+        age_identity_files=request.age_identities,
+        exclude=None if request.pod_file == "-" else os.path.realpath(request.pod_file),
+    )
+    # Secrets and ConfigMaps written beside the pod (one all-in-one manifest) count too.
+    documents = [doc for doc in pod_documents if doc.body.get("kind") in DATA_KINDS] + documents
+    snapshot, object_errors = build_snapshot(documents, pod.namespace)
+    resolution = resolve_container(pod, container, snapshot, skip_invalid_env_keys=request.skip_invalid_env_keys)
+    errors = [*pod_errors, *source_errors, *object_errors, *resolution.errors]
+    return resolution._replace(errors=tuple(errors))

@@ -1,0 +1,79 @@
+"""Run a child process under trio: forward signals, optionally redact its output, pass its status.
+
+Used when injector must stay the child's parent (``--mask``; later a mount). A plain ``run`` execs
+instead and never imports this module, so it does not pay for trio.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+
+import trio
+
+from injector.mask import Redactor
+
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+READ_SIZE = 65536
+
+
+def exit_status(returncode: int) -> int:
+    """A shell-style exit status: the child's code, or 128+N when a signal N killed it."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BrokenPipeError:
+            return
+
+
+async def _pump(source: trio.abc.ReceiveStream, target_fd: int, redactor: Redactor) -> None:
+    async def write(data: bytes) -> None:
+        # injector's own stdout/stderr may be a regular file, which epoll cannot wait on: write
+        # in a worker thread so a slow reader never stalls signal forwarding.
+        await trio.to_thread.run_sync(_write_all, target_fd, data)
+
+    while True:
+        chunk = await source.receive_some(READ_SIZE)
+        if not chunk:
+            break
+        out = redactor.feed(chunk)
+        if out:
+            await write(out)
+    tail = redactor.flush()
+    if tail:
+        await write(tail)
+
+
+async def supervise(argv: Sequence[str], env: Mapping[bytes, bytes], mask: Mapping[bytes, str] | None) -> int:
+    """Start ``argv`` with ``env``, forward signals to it and return its exit status.
+
+    With ``mask`` (value -> name), the child's stdout and stderr go through pipes and every value
+    is replaced by ``<redacted:NAME>``; without it the child shares injector's terminal.
+    """
+    pipe = subprocess.PIPE if mask is not None else None
+    with trio.open_signal_receiver(*FORWARDED_SIGNALS) as signals:
+        process = await trio.lowlevel.open_process(list(argv), env=dict(env), stdout=pipe, stderr=pipe)
+        async with trio.open_nursery() as nursery:
+
+            async def forward() -> None:
+                async for signum in signals:
+                    if process.returncode is None:
+                        process.send_signal(signum)
+
+            nursery.start_soon(forward)
+            async with trio.open_nursery() as pumps:
+                if mask is not None:
+                    assert process.stdout is not None and process.stderr is not None
+                    for stream, fd in ((process.stdout, sys.stdout.fileno()), (process.stderr, sys.stderr.fileno())):
+                        pumps.start_soon(_pump, stream, fd, Redactor(mask))
+                await process.wait()
+            nursery.cancel_scope.cancel()
+    return exit_status(process.returncode)
