@@ -213,7 +213,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from injector.load import load
 
     try:
-        resolution = load(_request(args))  # type: ignore[arg-type]
+        resolution = load(_request(args), every_problem=True)  # type: ignore[arg-type]
     except InjectorError as exc:
         print(_located(exc, "error"))
         return 1
@@ -240,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _Failed as failed:
         for error in failed.errors:
             _say(str(error))
-        return max(error.exit_code for error in failed.errors)
+        return failed.errors[0].exit_code
     except InjectorError as exc:
         _say(str(exc))
         return exc.exit_code

@@ -51,9 +51,15 @@ def build_snapshot(
     return snapshot, errors
 
 
-def load(request: Request) -> Resolution:
+def load(request: Request, *, every_problem: bool = False) -> Resolution:
     """Resolve the requested container. Raises for a pod that cannot be read at all; every other
-    problem is in ``Resolution.errors``/``warnings``."""
+    problem is in ``Resolution.errors``/``warnings``.
+
+    Problems with the inputs themselves (a manifest that does not parse or validate, a file that
+    cannot be read or decrypted) come first. A reference to an object that could not be read is a
+    consequence, not a cause: by default only the input problems are returned when there are any;
+    ``every_problem`` (for ``check``) returns the references' problems too.
+    """
     pod_documents = parse_documents(read_bytes(request.pod_file), "<stdin>" if request.pod_file == "-" else request.pod_file)
     pod_document = select_pod_document(pod_documents, request.pod_name, request.pod_file)
     pod, pod_errors = parse_pod(pod_document, request.namespace or "default")
@@ -67,5 +73,7 @@ def load(request: Request) -> Resolution:
     documents = [doc for doc in pod_documents if doc.body.get("kind") in DATA_KINDS] + documents
     snapshot, object_errors = build_snapshot(documents, pod.namespace)
     resolution = resolve_container(pod, container, snapshot, skip_invalid_env_keys=request.skip_invalid_env_keys)
-    errors = [*pod_errors, *source_errors, *object_errors, *resolution.errors]
-    return resolution._replace(errors=tuple(errors))
+    input_errors = [*pod_errors, *source_errors, *object_errors]
+    if input_errors and not every_problem:
+        return resolution._replace(errors=tuple(input_errors))
+    return resolution._replace(errors=(*input_errors, *resolution.errors))

@@ -117,8 +117,12 @@ def _parse_yaml(data: bytes, source: str) -> list[object]:
         raise ManifestError(exc.problem, source=source) from None
     except yaml.MarkedYAMLError as exc:
         raise ManifestError(f"invalid YAML: {_describe_yaml_error(exc)}", source=source) from None
+    except yaml.reader.ReaderError as exc:
+        # The character itself is left out: it may be a byte of a secret.
+        raise ManifestError(
+            f"invalid YAML: {exc.reason or 'unacceptable character'} at byte {exc.position}", source=source
+        ) from None
     except yaml.YAMLError as exc:
-        # Reader errors (bad encoding, control characters) carry no snippet of the text.
         raise ManifestError(f"invalid YAML: {type(exc).__name__}", source=source) from None
     except RecursionError:
         raise ManifestError("invalid YAML: nested too deeply", source=source) from None

@@ -1,0 +1,327 @@
+"""The injector command end to end, as a user runs it: real processes, real files, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, assert_no_traceback, injector, write_manifests
+from tests.manifests import container, env_from, pod, secret, secret_key_ref, value
+
+EXAMPLE = ["--pod", str(EXAMPLES / "pod.yaml"), "--secrets", str(EXAMPLES / "secrets")]
+
+
+@pytest.fixture
+def app(tmp_path: Path, canary: str) -> list[str]:
+    """A pod whose container reads a canary secret, with its manifests on disk."""
+    write_manifests(tmp_path / "pod.yaml", pod(container(env=[secret_key_ref("TOKEN", "api", "token"),
+                                                              value("GREETING", "hi $(TOKEN)")])))
+    write_manifests(tmp_path / "secrets" / "api.yaml", secret("api", {"token": canary}))
+    return ["--pod", str(tmp_path / "pod.yaml"), "--secrets", str(tmp_path / "secrets")]
+
+
+def test_run_injects_env_and_execs(app: list[str], canary: str) -> None:
+    result = injector("run", *app, "--", "sh", "-c", 'printf "%s|%s" "$TOKEN" "$GREETING"')
+
+    assert (0, f"{canary}|hi {canary}".encode()) == (result.returncode, result.stdout)
+
+
+def test_run_replaces_itself_with_the_command(app: list[str]) -> None:
+    """Without --mask injector execs: no extra process stays between the caller and the command."""
+    process = subprocess.Popen([sys.executable, "-m", "injector", "run", *app, "--", "sh", "-c", "echo $$"],
+                               stdout=subprocess.PIPE)
+    out, _ = process.communicate(timeout=30)
+
+    assert process.pid == int(out)
+
+
+def test_run_passes_exit_code_through(app: list[str]) -> None:
+    assert 42 == injector("run", *app, "--", "sh", "-c", "exit 42").returncode
+
+
+def test_run_overlays_parent_env_unless_clean(app: list[str]) -> None:
+    overlay = injector("run", *app, "--", "sh", "-c", 'echo "$KEEP"', env={"KEEP": "parent"})
+    clean = injector("run", "--clean-env", *app, "--", "/usr/bin/env", env={"KEEP": "parent"})
+
+    assert b"parent\n" == overlay.stdout
+    assert {"TOKEN", "GREETING"} == {line.split(b"=")[0].decode() for line in clean.stdout.splitlines()}
+
+
+def test_run_missing_command_is_127(app: list[str]) -> None:
+    result = injector("run", *app, "--", "no-such-command-xyz")
+
+    assert 127 == result.returncode
+    assert b"injector: no-such-command-xyz: command not found\n" == result.stderr
+
+
+def test_run_with_unresolved_reference_execs_nothing(tmp_path: Path, app: list[str]) -> None:
+    """Like CreateContainerConfigError: one line naming file, object, field; the command never starts."""
+    write_manifests(tmp_path / "pod.yaml", pod(container(env=[secret_key_ref("T", "api", "nope")])))
+    marker = tmp_path / "started"
+
+    result = injector("run", *app, "--", "touch", str(marker))
+
+    assert 4 == result.returncode
+    assert not marker.exists()
+    assert (f"injector: {tmp_path}/pod.yaml: Pod/shop/web-0: spec.containers[0].env[0].valueFrom.secretKeyRef: "
+            "couldn't find key nope in Secret shop/api\n").encode() == result.stderr
+
+
+def test_run_mask_redacts_child_output(app: list[str], canary: str) -> None:
+    result = injector("run", "--mask", *app, "--", "sh", "-c",
+                      'echo "t=$TOKEN"; printf "%s" "$TOKEN" | head -c 9 >&2; sleep 0.2; printf "%s\\n" "$TOKEN" | '
+                      'tail -c +10 >&2; exit 7')
+
+    assert 7 == result.returncode
+    assert b"t=<redacted:TOKEN>\n" == result.stdout
+    assert b"<redacted:TOKEN>\n" == result.stderr
+    assert canary.encode() not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_run_mask_forwards_signals_and_reports_128_plus_n(app: list[str], signum: int) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "injector", "run", "--mask", *app, "--", "sh", "-c",
+                                "echo ready; exec sleep 30"], stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    assert b"ready\n" == process.stdout.readline()
+    process.send_signal(signum)
+
+    assert 128 + signum == process.wait(timeout=20)
+
+
+def test_render_env_formats(app: list[str], canary: str) -> None:
+    dotenv = injector("render", "env", *app)
+    docker = injector("render", "env", "--format", "docker", *app)
+    as_json = injector("render", "env", "--format", "json", *app)
+
+    assert f'TOKEN="{canary}"\nGREETING="hi {canary}"\n'.encode() == dotenv.stdout
+    assert f"TOKEN={canary}\nGREETING=hi {canary}\n".encode() == docker.stdout
+    assert {"TOKEN": canary, "GREETING": f"hi {canary}"} == json.loads(as_json.stdout)
+
+
+def test_render_refuses_regular_file_output(tmp_path: Path, app: list[str], canary: str) -> None:
+    target = tmp_path / "out.env"
+    target.write_text("")
+
+    result = injector("render", "env", *app, "--output", str(target))
+
+    assert 2 == result.returncode
+    assert "" == target.read_text()
+    assert_no_traceback(result.stderr, canary)
+    assert b"refusing to write secrets to a regular file" in result.stderr
+
+
+def test_render_writes_to_an_inherited_pipe(app: list[str], canary: str) -> None:
+    read_end, write_end = os.pipe()
+    process = subprocess.Popen([sys.executable, "-m", "injector", "render", "env", *app, "--output",
+                                f"/dev/fd/{write_end}"], pass_fds=[write_end])
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        data = reader.read()
+
+    assert 0 == process.wait(timeout=30)
+    assert canary.encode() in data
+
+
+def test_render_error_leaves_no_partial_output(tmp_path: Path, app: list[str]) -> None:
+    write_manifests(tmp_path / "secrets" / "api.yaml", secret("api", {"token": "line1\nline2"}))
+
+    result = injector("render", "env", "--format", "docker", *app)
+
+    assert (6, b"") == (result.returncode, result.stdout)
+    assert b"injector: env TOKEN: cannot be written as docker: value contains a newline\n" == result.stderr
+
+
+def test_render_files_and_dockerconfig_on_example() -> None:
+    files = json.loads(injector("render", "files", *EXAMPLE).stdout)
+    config = json.loads(injector("render", "dockerconfig", *EXAMPLE).stdout)
+
+    tls = next(v for v in files["volumes"] if v["name"] == "tls")
+    # item mode 0400, plus the group read the kubelet adds for fsGroup
+    assert ("0440", 2000) == (tls["files"]["server/tls.key"]["mode"], tls["files"]["server/tls.key"]["gid"])
+    assert "value" not in tls["files"]["server/tls.key"]
+    assert ["registry.example.com"] == list(config["auths"])
+
+
+def test_check_lists_every_problem(tmp_path: Path, canary: str) -> None:
+    body = pod(container(env=[secret_key_ref("A", "api", "nope"), secret_key_ref("B", "gone", "k")],
+                         env_from=[env_from("odd")]))
+    write_manifests(tmp_path / "pod.yaml", body)
+    write_manifests(tmp_path / "s.yaml", secret("api", {"token": canary}), secret("odd", {"9lives": canary}))
+
+    result = injector("check", "--pod", str(tmp_path / "pod.yaml"), "--secrets", str(tmp_path / "s.yaml"))
+
+    prefix = f"{tmp_path}/pod.yaml: Pod/shop/web-0: spec.containers[0]"
+    assert 1 == result.returncode
+    assert [
+        f"{prefix}.env[0].valueFrom.secretKeyRef: error: couldn't find key nope in Secret shop/api",
+        f'{prefix}.env[1].valueFrom.secretKeyRef: error: secret "gone" not found',
+        f"{prefix}.envFrom[0].secretRef: warning: InvalidEnvironmentVariableNames: Keys [9lives] from the EnvFrom "
+        "secret shop/odd were skipped since they are considered invalid environment variable names.",
+    ] == result.stdout.decode().splitlines()
+    assert canary.encode() not in result.stdout + result.stderr
+
+
+def test_check_on_example_is_clean() -> None:
+    assert (0, b"") == (lambda r: (r.returncode, r.stdout))(injector("check", *EXAMPLE))
+
+
+def test_container_must_be_chosen_when_several(tmp_path: Path) -> None:
+    write_manifests(tmp_path / "pod.yaml", pod(container("app"), container("proxy")))
+
+    result = injector("render", "env", "--pod", str(tmp_path / "pod.yaml"))
+
+    assert 2 == result.returncode
+    assert b"the pod has 2 containers, pick one with --container: app, proxy" in result.stderr
+
+
+def test_init_container_can_be_chosen(tmp_path: Path) -> None:
+    body = pod(container("app", env=[value("WHO", "app")]))
+    body["spec"]["initContainers"] = [container("migrate", env=[value("WHO", "init")])]
+    write_manifests(tmp_path / "pod.yaml", body)
+
+    result = injector("render", "env", "-f", "json", "--pod", str(tmp_path / "pod.yaml"), "--container", "migrate")
+
+    assert {"WHO": "init"} == json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("kind", ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"])
+def test_workload_pod_templates_are_used(tmp_path: Path, kind: str) -> None:
+    template = {"metadata": {"labels": {"app": "x"}}, "spec": pod(container(env=[value("K", "v")]))["spec"]}
+    spec = {"jobTemplate": {"spec": {"template": template}}} if kind == "CronJob" else {"template": template}
+    write_manifests(tmp_path / "w.yaml", {"apiVersion": "apps/v1", "kind": kind,
+                                          "metadata": {"name": "w", "namespace": "shop"}, "spec": spec})
+
+    result = injector("render", "env", "-f", "json", "--pod", str(tmp_path / "w.yaml"))
+
+    assert {"K": "v"} == json.loads(result.stdout), result.stderr
+
+
+def test_pod_from_stdin_with_pod_name_among_several(tmp_path: Path) -> None:
+    a = pod(container(env=[value("WHO", "a")]), name="a")
+    b = pod(container(env=[value("WHO", "b")]), name="b")
+    data = json.dumps({"apiVersion": "v1", "kind": "List", "items": [a, b]}).encode()
+
+    several = injector("render", "env", "--pod", "-", input=data)
+    chosen = injector("render", "env", "-f", "json", "--pod", "-", "--pod-name", "b", input=data)
+
+    assert b"several Pods or workloads, pick one with --pod-name: Pod/a, Pod/b" in several.stderr
+    assert {"WHO": "b"} == json.loads(chosen.stdout)
+
+
+def test_secrets_in_the_pod_file_are_used(tmp_path: Path) -> None:
+    write_manifests(tmp_path / "all.yaml", pod(container(env=[secret_key_ref("T", "api", "token")])),
+                    secret("api", {"token": "t"}))
+
+    result = injector("render", "env", "--pod", str(tmp_path / "all.yaml"), "--secrets", str(tmp_path))
+
+    assert b'T="t"\n' == result.stdout, result.stderr
+
+
+def test_symlink_out_of_secrets_directory_is_refused(tmp_path: Path, app: list[str]) -> None:
+    outside = write_manifests(tmp_path / "outside" / "x.yaml", secret("x", {"k": "v"}))
+    (tmp_path / "secrets" / "link.yaml").symlink_to(outside)
+
+    result = injector("check", *app)
+
+    assert 1 == result.returncode
+    assert f"{tmp_path}/secrets/link.yaml: error: symbolic link points outside".encode() in result.stdout
+
+
+needs_age = pytest.mark.skipif(shutil.which("age") is None, reason="the age CLI (Debian package age) is not installed")
+
+
+@needs_age
+def test_age_encrypted_manifest_is_decrypted_in_memory(tmp_path: Path, app: list[str], canary: str) -> None:
+    """A file encrypted by the real age CLI is read with the identity, nothing decrypted lands on disk."""
+    key = tmp_path / "key.txt"
+    subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
+    recipient = subprocess.run(["age-keygen", "-y", str(key)], check=True, capture_output=True, text=True).stdout.strip()
+    plain = tmp_path / "secrets" / "api.yaml"
+    subprocess.run(["age", "-r", recipient, "-o", str(plain) + ".age", str(plain)], check=True)
+    plain.unlink()
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+
+    by_flag = injector("render", "env", *app, "--age-identity", str(key))
+    by_env = injector("render", "env", *app, env={"INJECTOR_AGE_IDENTITY": str(key)})
+    without = injector("render", "env", *app)
+
+    assert canary.encode() in by_flag.stdout and by_flag.stdout == by_env.stdout
+    assert 2 == without.returncode and b"needs --age-identity" in without.stderr
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert before == after
+
+
+@needs_age
+def test_age_file_with_wrong_identity_is_one_line(tmp_path: Path, app: list[str], canary: str) -> None:
+    right, wrong = tmp_path / "right.txt", tmp_path / "wrong.txt"
+    for key in (right, wrong):
+        subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
+    recipient = subprocess.run(["age-keygen", "-y", str(right)], check=True, capture_output=True, text=True).stdout.strip()
+    plain = tmp_path / "secrets" / "api.yaml"
+    subprocess.run(["age", "-r", recipient, "-o", str(plain) + ".age", str(plain)], check=True)
+    plain.unlink()
+
+    result = injector("render", "env", *app, "--age-identity", str(wrong))
+
+    assert 5 == result.returncode
+    assert result.stderr.decode().startswith(f"injector: {tmp_path}/secrets/api.yaml.age: cannot decrypt age file")
+    assert 1 == len(result.stderr.splitlines())
+    assert_no_traceback(result.stderr, canary)
+
+
+def test_unreadable_pod_file_is_one_line() -> None:
+    result = injector("render", "env", "--pod", "/nonexistent/pod.yaml")
+
+    assert (5, b"injector: /nonexistent/pod.yaml: cannot read: No such file or directory\n") == (
+        result.returncode, result.stderr)
+
+
+def test_bad_base64_names_file_object_and_key(tmp_path: Path, app: list[str], canary: str) -> None:
+    body = secret("api", {})
+    body["data"] = {"token": canary + "!"}
+    write_manifests(tmp_path / "secrets" / "api.yaml", body)
+
+    result = injector("render", "env", *app)
+
+    assert 3 == result.returncode
+    assert (f"injector: {tmp_path}/secrets/api.yaml: Secret/shop/api: data[token]: illegal base64 data\n".encode()
+            in result.stderr)
+    assert_no_traceback(result.stderr, canary)
+
+
+def test_run_without_mask_starts_fast_enough_to_skip_trio(app: list[str]) -> None:
+    """The plain run path never imports trio or pyfuse3 (they cost more than all the rest)."""
+    result = injector("run", *app, "--", sys.executable, "-c", "import sys; print(sorted(sys.modules))",
+                      env={"PYTHONPROFILEIMPORTTIME": ""})
+    probe = subprocess.run([sys.executable, "-X", "importtime", "-m", "injector", "run", *app, "--", "true"],
+                           capture_output=True, text=True, check=True)
+
+    assert 0 == result.returncode
+    assert " trio" not in probe.stderr and "pyfuse3" not in probe.stderr
+
+
+def test_version() -> None:
+    assert injector("--version").stdout.startswith(b"injector ")
+
+
+def test_sigterm_to_masked_run_reaches_child_before_exit(app: list[str], tmp_path: Path) -> None:
+    """The child sees the forwarded signal and can clean up; its own exit code is passed through."""
+    script = "trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.05; done"
+    process = subprocess.Popen([sys.executable, "-m", "injector", "run", "--mask", *app, "--", "sh", "-c", script],
+                               stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    assert b"ready\n" == process.stdout.readline()
+    time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+
+    assert 3 == process.wait(timeout=20)
+    assert b"got-term\n" == process.stdout.read()
