@@ -19,13 +19,13 @@ system-deps:
 $(BIN)/injector: pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test]' > $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 	@touch $@
 
 venv: system-deps $(BIN)/injector
 
 demo: venv
-	@sh examples/demo.sh $(BIN)/injector
+	@sh examples/demo.sh $(abspath $(BIN))/injector
 
 test: venv
 	$(BIN)/python -m pytest

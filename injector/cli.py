@@ -8,29 +8,43 @@ import os
 import stat
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from injector import __version__
-from injector.errors import InjectorError, OutputError, UsageError
+from injector.errors import InjectorError, InjectorWarning, OutputError, UsageError
+
+if TYPE_CHECKING:
+    from injector.load import Request
+    from injector.resolve import Resolution
 
 PROG = "injector"
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pod", required=True, metavar="FILE", help="Pod or workload manifest (YAML/JSON; - for stdin)")
+    parser.add_argument(
+        "--pod", required=True, metavar="FILE", help="Pod or workload manifest (YAML/JSON; - for stdin)"
+    )
     parser.add_argument("--pod-name", metavar="NAME", help="which Pod/workload when the file holds several")
     parser.add_argument("--container", "-c", metavar="NAME", help="container (init containers too); optional with one")
     parser.add_argument(
-        "--secrets", "-s", action="append", default=[], metavar="PATH",
+        "--secrets",
+        "-s",
+        action="append",
+        default=[],
+        metavar="PATH",
         help="Secret/ConfigMap manifest file or directory (repeatable); *.age files are decrypted in memory",
     )
     parser.add_argument("--namespace", "-n", metavar="NS", help="namespace when the pod manifest names none")
     parser.add_argument(
-        "--age-identity", action="append", default=[], metavar="FILE",
+        "--age-identity",
+        action="append",
+        default=[],
+        metavar="FILE",
         help="age identity file for *.age manifests (repeatable; default $INJECTOR_AGE_IDENTITY)",
     )
     parser.add_argument(
-        "--keep-invalid-env-keys", action="store_true",
+        "--keep-invalid-env-keys",
+        action="store_true",
         help="pass envFrom keys that are not valid env names (kubelet 1.30+) instead of skipping them (<= 1.29)",
     )
 
@@ -45,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a command with the container's environment")
     _common(run)
     run.add_argument("--clean-env", action="store_true", help="start from an empty environment, not injector's")
-    run.add_argument("--mask", action="store_true", help="replace secret values in the child's output with <redacted:NAME>")
+    run.add_argument(
+        "--mask", action="store_true", help="replace secret values in the child's output with <redacted:NAME>"
+    )
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
 
     render = commands.add_parser("render", help="print the resolved env, docker config or file tree")
@@ -61,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--show-values", action="store_true", help="include file contents (as text or base64)")
     for sub in (env, dockerconfig, files):
         sub.add_argument(
-            "--output", "-o", metavar="PATH",
+            "--output",
+            "-o",
+            metavar="PATH",
             help="write to a FIFO or /dev/fd/N instead of stdout (regular files are refused: no plaintext on disk)",
         )
 
@@ -70,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _request(args: argparse.Namespace) -> object:
+def _request(args: argparse.Namespace) -> Request:
     from injector.load import Request
 
     identities = list(args.age_identity)
@@ -87,18 +105,18 @@ def _request(args: argparse.Namespace) -> object:
     )
 
 
-def _resolve(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _resolve(args: argparse.Namespace) -> Resolution:
     from injector.load import load
 
-    resolution = load(_request(args))  # type: ignore[arg-type]
+    resolution = load(_request(args))
     for warning in resolution.warnings:
         _say(f"warning: {warning}")
     if resolution.errors:
-        raise _Failed(resolution.errors)
+        raise _ProblemsError(resolution.errors)
     return resolution
 
 
-class _Failed(Exception):
+class _ProblemsError(Exception):
     def __init__(self, errors: Sequence[InjectorError]) -> None:
         super().__init__(len(errors))
         self.errors = errors
@@ -160,7 +178,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        os.execvpe(argv[0], argv, env)  # type: ignore[arg-type] # bytes env is accepted on POSIX
+        os.execvpe(argv[0], argv, env)  # bytes keys and values are accepted on POSIX
     except FileNotFoundError:
         _say(f"{argv[0]}: command not found")
         return 127
@@ -189,11 +207,11 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def render_files_json(resolution: object, *, show_values: bool) -> bytes:
+def render_files_json(resolution: Resolution, *, show_values: bool) -> bytes:
     import base64
 
     volumes = []
-    for volume in resolution.volumes:  # type: ignore[attr-defined]
+    for volume in resolution.volumes:
         files: dict[str, dict[str, object]] = {}
         for path, file in volume.files.items():
             entry: dict[str, object] = {"mode": f"{file.mode:04o}", "size": len(file.data)}
@@ -213,7 +231,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from injector.load import load
 
     try:
-        resolution = load(_request(args), every_problem=True)  # type: ignore[arg-type]
+        resolution = load(_request(args), every_problem=True)
     except InjectorError as exc:
         print(_located(exc, "error"))
         return 1
@@ -224,9 +242,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if resolution.errors else 0
 
 
-def _located(problem: object, severity: str) -> str:
-    where = [getattr(problem, part) for part in ("source", "obj", "field")]
-    return ": ".join([*(part for part in where if part), severity, getattr(problem, "problem")])
+def _located(problem: InjectorError | InjectorWarning, severity: str) -> str:
+    where = (problem.source, problem.obj, problem.field)
+    return ": ".join([*(part for part in where if part), severity, problem.problem])
 
 
 COMMANDS = {"run": cmd_run, "render": cmd_render, "check": cmd_check}
@@ -237,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except _Failed as failed:
+    except _ProblemsError as failed:
         for error in failed.errors:
             _say(str(error))
         return failed.errors[0].exit_code

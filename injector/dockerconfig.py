@@ -63,9 +63,8 @@ def _load_object(data: bytes, what: str) -> dict[str, Any]:
 
 def _parse_entries(entries: Mapping[str, Any]) -> dict[str, Credential]:
     result: dict[str, Credential] = {}
-    for registry, raw in entries.items():
-        if raw is None:
-            raw = {}
+    for registry, given in entries.items():
+        raw = {} if given is None else given
         if not isinstance(raw, dict):
             raise DockerConfigError(f"entry for registry {registry!r} must be an object")
         fields = {name: "" for name in _ENTRY_FIELDS}
@@ -101,8 +100,7 @@ def decode_auth(auth: str, registry: str) -> tuple[bytes, bytes]:
     username, colon, password = decoded.partition(b":")
     if not colon:
         raise DockerConfigError(
-            f"auth of registry {registry!r}: unable to parse auth field, must be formatted as "
-            "base64(username:password)"
+            f"auth of registry {registry!r}: unable to parse auth field, must be formatted as base64(username:password)"
         )
     return username, password
 

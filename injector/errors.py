@@ -3,7 +3,7 @@
     InjectorError            every error injector raises on purpose; prints as one line
     ├── UsageError           the command line is wrong                           (exit 2)
     ├── ManifestError        an input document is malformed: fix the YAML/JSON   (exit 3)
-    ├── ReferenceError_      a reference does not resolve (missing secret/key)   (exit 4)
+    ├── ResolutionError      a reference does not resolve (missing secret/key)   (exit 4)
     ├── SourceError          a source cannot be read or decrypted                (exit 5)
     └── OutputError          the result cannot be rendered as asked              (exit 6)
 
@@ -42,7 +42,7 @@ class ManifestError(InjectorError):
     exit_code = 3
 
 
-class ReferenceError_(InjectorError):  # noqa: N801 - trailing underscore avoids the builtin
+class ResolutionError(InjectorError):
     """A well-formed reference does not resolve: like the kubelet's CreateContainerConfigError."""
 
     exit_code = 4
@@ -60,7 +60,7 @@ class OutputError(InjectorError):
     exit_code = 6
 
 
-class Warning_:  # noqa: N801
+class InjectorWarning:
     """A problem that does not stop injector, reported like the kubelet's Warning events."""
 
     __slots__ = ("field", "obj", "problem", "source")
@@ -75,10 +75,10 @@ class Warning_:  # noqa: N801
         return ": ".join(part for part in (self.source, self.obj, self.field, self.problem) if part)
 
     def __repr__(self) -> str:
-        return f"Warning_({str(self)!r})"
+        return f"InjectorWarning({str(self)!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Warning_) and str(self) == str(other)
+        return isinstance(other, InjectorWarning) and str(self) == str(other)
 
     def __hash__(self) -> int:
         return hash(str(self))

@@ -43,9 +43,7 @@ def build_snapshot(
             continue
         first = snapshot.get(obj.key)
         if first is not None:
-            errors.append(
-                ManifestError(f"defined again (first in {first.origin})", source=obj.origin, obj=obj.ref)
-            )
+            errors.append(ManifestError(f"defined again (first in {first.origin})", source=obj.origin, obj=obj.ref))
             continue
         snapshot[obj.key] = obj
     return snapshot, errors
@@ -60,7 +58,9 @@ def load(request: Request, *, every_problem: bool = False) -> Resolution:
     consequence, not a cause: by default only the input problems are returned when there are any;
     ``every_problem`` (for ``check``) returns the references' problems too.
     """
-    pod_documents = parse_documents(read_bytes(request.pod_file), "<stdin>" if request.pod_file == "-" else request.pod_file)
+    pod_documents = parse_documents(
+        read_bytes(request.pod_file), "<stdin>" if request.pod_file == "-" else request.pod_file
+    )
     pod_document = select_pod_document(pod_documents, request.pod_name, request.pod_file)
     pod, pod_errors = parse_pod(pod_document, request.namespace or "default")
     container = select_container(pod, request.container)

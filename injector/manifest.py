@@ -99,7 +99,9 @@ def _parse_json(data: bytes, source: str) -> object:
     except UnicodeDecodeError:
         raise ManifestError("invalid JSON: not UTF-8", source=source) from None
     except json.JSONDecodeError as exc:
-        raise ManifestError(f"invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}", source=source) from None
+        raise ManifestError(
+            f"invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}", source=source
+        ) from None
     except RecursionError:
         raise ManifestError("invalid JSON: nested too deeply", source=source) from None
 

@@ -393,9 +393,7 @@ def _parse_env_var(reader: _Reader, raw: object, field: str) -> EnvVar | None:
     at = f"{field}.valueFrom"
     sources = [key for key in _VALUE_FROM if reader.mapping(value_from, at).get(key) is not None]
     if len(sources) != 1:
-        reader.error(
-            "may not have more than one field specified at a time" if sources else "Required value", at
-        )
+        reader.error("may not have more than one field specified at a time" if sources else "Required value", at)
         return None
     source = sources[0]
     ref = reader.mapping(value_from[source], f"{at}.{source}")
@@ -431,15 +429,19 @@ def _parse_volume(reader: _Reader, raw: object, field: str) -> Volume | None:
         spec = reader.mapping(body[source], at)
         default_mode = reader.mode(spec.get("defaultMode"), f"{at}.defaultMode")
         projection = _parse_key_projection(
-            reader, spec, "Secret" if source == "secret" else "ConfigMap", at, name_field="secretName" if source == "secret" else "name"
+            reader,
+            spec,
+            "Secret" if source == "secret" else "ConfigMap",
+            at,
+            name_field="secretName" if source == "secret" else "name",
         )
-        projections = (projection,) if projection else ()
-        return Volume(name, projections, 0o644 if default_mode is None else default_mode, field)
+        single = (projection,) if projection else ()
+        return Volume(name, single, 0o644 if default_mode is None else default_mode, field)
     if body.get("projected") is not None:
         at = f"{field}.projected"
         spec = reader.mapping(body["projected"], at)
         default_mode = reader.mode(spec.get("defaultMode"), f"{at}.defaultMode")
-        projections = []
+        projections: list[Projection] = []
         seen_paths: set[str] = set()
         for index, raw_source in enumerate(reader.sequence(spec.get("sources"), f"{at}.sources")):
             projection = _parse_projection_source(reader, raw_source, f"{at}.sources[{index}]")
@@ -457,9 +459,15 @@ def _parse_volume(reader: _Reader, raw: object, field: str) -> Volume | None:
 
 def _parse_projection_source(reader: _Reader, raw: object, field: str) -> Projection | None:
     body = reader.mapping(raw, field)
-    kinds = [key for key in ("secret", "configMap", "downwardAPI", "serviceAccountToken", "clusterTrustBundle", "podCertificate") if body.get(key) is not None]
+    kinds = [
+        key
+        for key in ("secret", "configMap", "downwardAPI", "serviceAccountToken", "clusterTrustBundle", "podCertificate")
+        if body.get(key) is not None
+    ]
     if len(kinds) != 1:
-        reader.error("may not specify more than 1 volume type" if kinds else "must specify exactly 1 volume type", field)
+        reader.error(
+            "may not specify more than 1 volume type" if kinds else "must specify exactly 1 volume type", field
+        )
         return None
     kind = kinds[0]
     at = f"{field}.{kind}"
@@ -482,7 +490,9 @@ def _parse_projection_source(reader: _Reader, raw: object, field: str) -> Projec
     return Projection(kind, "", None, (DownwardItem(path, None, None, at),) if path else (), False, at)
 
 
-def _parse_key_projection(reader: _Reader, spec: Mapping[str, Any], kind: str, at: str, *, name_field: str) -> Projection | None:
+def _parse_key_projection(
+    reader: _Reader, spec: Mapping[str, Any], kind: str, at: str, *, name_field: str
+) -> Projection | None:
     name = reader.string(spec.get(name_field), f"{at}.{name_field}", required=True)
     optional = reader.boolean(spec.get("optional"), f"{at}.optional")
     items = None

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from injector import dockerconfig, names
-from injector.errors import InjectorError, ManifestError, ReferenceError_, Warning_
+from injector.errors import InjectorError, InjectorWarning, ManifestError, ResolutionError
 from injector.expand import expand
 from injector.objects import SECRET_TYPE_DOCKERCFG, SECRET_TYPE_DOCKERCONFIGJSON, DataObject, ObjectKey
 from injector.podspec import Container, DownwardItem, PodSpec, Projection, Volume
@@ -57,7 +57,7 @@ class Resolution(NamedTuple):
     volumes: tuple[VolumeFiles, ...]
     registry_credentials: Mapping[str, dockerconfig.Credential]
     errors: tuple[InjectorError, ...]
-    warnings: tuple[Warning_, ...]
+    warnings: tuple[InjectorWarning, ...]
 
     @property
     def has_pull_secrets(self) -> bool:
@@ -87,13 +87,13 @@ class _Resolver:
         self.snapshot = snapshot
         self.skip_invalid_env_keys = skip_invalid_env_keys
         self.errors: list[InjectorError] = []
-        self.warnings: list[Warning_] = []
+        self.warnings: list[InjectorWarning] = []
 
     def error(self, cls: type[InjectorError], message: str, field: str) -> None:
         self.errors.append(cls(message, source=self.pod.origin, obj=self.pod.ref, field=field))
 
     def warn(self, message: str, field: str) -> None:
-        self.warnings.append(Warning_(message, source=self.pod.origin, obj=self.pod.ref, field=field))
+        self.warnings.append(InjectorWarning(message, source=self.pod.origin, obj=self.pod.ref, field=field))
 
     def lookup(self, kind: str, name: str) -> DataObject | None:
         return self.snapshot.get(ObjectKey(kind, self.pod.namespace, name))
@@ -106,7 +106,9 @@ class _Resolver:
             obj = self.lookup(source.kind, source.name)
             if obj is None:
                 if not source.optional:
-                    self.error(ReferenceError_, f'{_MISSING_OBJECT[source.kind]} "{source.name}" not found', source.field)
+                    self.error(
+                        ResolutionError, f'{_MISSING_OBJECT[source.kind]} "{source.name}" not found', source.field
+                    )
                 continue
             invalid = []
             for key in sorted(obj.env_keys):
@@ -131,21 +133,19 @@ class _Resolver:
             if var.value is not None:
                 value = expand(var.value.encode("utf-8"), lookup)
                 # An expanded reference to a secret value carries that secret.
-                sensitive = any(
-                    entry.sensitive and f"$({entry.name})" in var.value for entry in env.values()
-                )
+                sensitive = any(entry.sensitive and f"$({entry.name})" in var.value for entry in env.values())
                 env[var.name] = EnvEntry(var.name, value, sensitive)
             elif var.key_ref is not None:
                 ref = var.key_ref
                 obj = self.lookup(ref.kind, ref.name)
                 if obj is None:
                     if not ref.optional:
-                        self.error(ReferenceError_, f'{_MISSING_OBJECT[ref.kind]} "{ref.name}" not found', ref.field)
+                        self.error(ResolutionError, f'{_MISSING_OBJECT[ref.kind]} "{ref.name}" not found', ref.field)
                     continue
                 if ref.key not in obj.env_keys:
                     if not ref.optional:
                         self.error(
-                            ReferenceError_,
+                            ResolutionError,
                             f"couldn't find key {ref.key} in {ref.kind} {obj.namespace}/{obj.name}",
                             ref.field,
                         )
@@ -156,7 +156,9 @@ class _Resolver:
                 if field_value is not None:
                     env[var.name] = EnvEntry(var.name, field_value.encode("utf-8"), False)
             else:
-                self.warn(f"valueFrom.{var.unsupported} cannot be resolved outside a node; {var.name} not set", var.field)
+                self.warn(
+                    f"valueFrom.{var.unsupported} cannot be resolved outside a node; {var.name} not set", var.field
+                )
         return env
 
     def field_value(self, path: str, field: str, *, env_var: bool) -> str | None:
@@ -228,12 +230,7 @@ class _Resolver:
 
     def projection_files(self, projection: Projection, volume: Volume) -> list[File]:
         if projection.kind == "downwardAPI":
-            files = []
-            for item in projection.downward_items:
-                data = self.downward_value(item)
-                if data is not None:
-                    files.append(self.file(item.path, data, item.mode, volume, item.field, sensitive=False))
-            return files
+            return self.downward_files(projection, volume)
         if projection.kind not in _MISSING_OBJECT:
             self.warn(f"{projection.kind} projections cannot be served outside a node; skipped", projection.field)
             return []
@@ -241,7 +238,7 @@ class _Resolver:
         if obj is None:
             if not projection.optional:
                 self.error(
-                    ReferenceError_,
+                    ResolutionError,
                     f'MountVolume.SetUp failed for volume "{volume.name}": '
                     f'{_MISSING_OBJECT[projection.kind]} "{projection.name}" not found',
                     projection.field,
@@ -253,15 +250,23 @@ class _Resolver:
                 self.file(key, obj.data[key], None, volume, projection.field, sensitive=sensitive)
                 for key in sorted(obj.data)
             ]
-        files = []
+        files: list[File] = []
         for item in projection.items:
             if item.key not in obj.data:
                 if not projection.optional:
                     what = "secret key" if projection.kind == "Secret" else "config key"
                     prefix = "" if projection.kind == "Secret" else "configmap "
-                    self.error(ReferenceError_, f"{prefix}references non-existent {what}: {item.key}", item.field)
+                    self.error(ResolutionError, f"{prefix}references non-existent {what}: {item.key}", item.field)
                 continue
             files.append(self.file(item.path, obj.data[item.key], item.mode, volume, item.field, sensitive=sensitive))
+        return files
+
+    def downward_files(self, projection: Projection, volume: Volume) -> list[File]:
+        files = []
+        for item in projection.downward_items:
+            data = self.downward_value(item)
+            if data is not None:
+                files.append(self.file(item.path, data, item.mode, volume, item.field, sensitive=False))
         return files
 
     def downward_value(self, item: DownwardItem) -> bytes | None:
@@ -300,7 +305,11 @@ class _Resolver:
             try:
                 configs.append(parse(obj.data[key]))
             except dockerconfig.DockerConfigError as exc:
-                self.errors.append(ManifestError(str(exc), source=obj.origin, obj=f"Secret/{obj.namespace}/{obj.name}", field=f"data[{key}]"))
+                self.errors.append(
+                    ManifestError(
+                        str(exc), source=obj.origin, obj=f"Secret/{obj.namespace}/{obj.name}", field=f"data[{key}]"
+                    )
+                )
         if missing:
             self.warn(
                 f"FailedToRetrieveImagePullSecret: Unable to retrieve some image pull secrets ({', '.join(missing)}); "

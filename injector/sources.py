@@ -75,8 +75,8 @@ def load_age_identities(paths: Sequence[str]) -> list[object]:
             except Exception:  # noqa: BLE001 - pyrage raises its own opaque error types
                 raise SourceError("not a usable SSH private key for age", source=path) from None
             continue
-        for number, line in enumerate(text.splitlines(), start=1):
-            line = line.strip()
+        for number, raw_line in enumerate(text.splitlines(), start=1):
+            line = raw_line.strip()
             if not line or line.startswith("#"):
                 continue
             try:

@@ -44,7 +44,7 @@ async def _pump(source: trio.abc.ReceiveStream, target_fd: int, redactor: Redact
         chunk = await source.receive_some(READ_SIZE)
         if not chunk:
             break
-        out = redactor.feed(chunk)
+        out = redactor.feed(bytes(chunk))
         if out:
             await write(out)
     tail = redactor.flush()
@@ -60,7 +60,12 @@ async def supervise(argv: Sequence[str], env: Mapping[bytes, bytes], mask: Mappi
     """
     pipe = subprocess.PIPE if mask is not None else None
     with trio.open_signal_receiver(*FORWARDED_SIGNALS) as signals:
-        process = await trio.lowlevel.open_process(list(argv), env=dict(env), stdout=pipe, stderr=pipe)
+        process = await trio.lowlevel.open_process(
+            list(argv),
+            env=env,  # type: ignore[arg-type] # bytes keys and values are accepted on POSIX
+            stdout=pipe,
+            stderr=pipe,
+        )
         async with trio.open_nursery() as nursery:
 
             async def forward() -> None:
@@ -76,4 +81,5 @@ async def supervise(argv: Sequence[str], env: Mapping[bytes, bytes], mask: Mappi
                         pumps.start_soon(_pump, stream, fd, Redactor(mask))
                 await process.wait()
             nursery.cancel_scope.cancel()
+    assert process.returncode is not None  # process.wait() returned
     return exit_status(process.returncode)

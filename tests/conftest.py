@@ -20,12 +20,24 @@ def write_manifests(path: Path, *documents: dict[str, Any]) -> Path:
     return path
 
 
-def injector(*args: str, input: bytes | None = None, env: dict[str, str] | None = None,  # noqa: A002
-             timeout: float = 60, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+def injector(
+    *args: str,
+    input: bytes | None = None,  # noqa: A002 - as in subprocess.run
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    **kwargs: Any,
+) -> subprocess.CompletedProcess[bytes]:
     """Run the real CLI in a subprocess, as a user would."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "injector", *args], input=input, capture_output=True,
-                          env=full_env, timeout=timeout, check=False, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "injector", *args],
+        input=input,
+        capture_output=True,
+        env=full_env,
+        timeout=timeout,
+        check=False,
+        **kwargs,
+    )
 
 
 @pytest.fixture

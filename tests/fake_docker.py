@@ -45,16 +45,16 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._reply(200)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.path.endswith("/_ping"):
             self._reply(200)
         else:
             self._reply(404, {"message": "not found"})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         if "/containers/create" in self.path:
@@ -91,9 +91,16 @@ def env_as_docker_reads_it(env_file_path: str) -> tuple[list[str] | None, str]:
         socket_path = server.server_address
         result = subprocess.run(
             [cli, "run", "--rm", "--env-file", env_file_path, "example/image", "true"],
-            env={"DOCKER_HOST": f"unix://{socket_path}", "PATH": os.environ.get("PATH", ""),
-                 "HOME": tempfile.gettempdir(), "DOCKER_CONFIG": tempfile.mkdtemp(prefix="docker-config-")},
-            capture_output=True, text=True, timeout=60, check=False,
+            env={
+                "DOCKER_HOST": f"unix://{socket_path}",
+                "PATH": os.environ.get("PATH", ""),
+                "HOME": tempfile.gettempdir(),
+                "DOCKER_CONFIG": tempfile.mkdtemp(prefix="docker-config-"),
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         if server.captured:
             return server.captured[0].get("Env") or [], result.stderr

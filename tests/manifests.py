@@ -15,8 +15,15 @@ def b64(value: bytes | str) -> str:
     return base64.b64encode(value.encode() if isinstance(value, str) else value).decode()
 
 
-def secret(name: str, data: dict[str, bytes | str] | None = None, *, string_data: dict[str, str] | None = None,
-           type: str | None = None, namespace: str | None = "shop", **extra: Any) -> dict[str, Any]:  # noqa: A002
+def secret(
+    name: str,
+    data: dict[str, bytes | str] | None = None,
+    *,
+    string_data: dict[str, str] | None = None,
+    type: str | None = None,  # noqa: A002 - the Kubernetes field
+    namespace: str | None = "shop",
+    **extra: Any,
+) -> dict[str, Any]:
     body: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}}
     if namespace:
         body["metadata"]["namespace"] = namespace
@@ -30,8 +37,13 @@ def secret(name: str, data: dict[str, bytes | str] | None = None, *, string_data
     return body
 
 
-def config_map(name: str, data: dict[str, str] | None = None, *, binary: dict[str, bytes] | None = None,
-               namespace: str | None = "shop") -> dict[str, Any]:
+def config_map(
+    name: str,
+    data: dict[str, str] | None = None,
+    *,
+    binary: dict[str, bytes] | None = None,
+    namespace: str | None = "shop",
+) -> dict[str, Any]:
     body: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}
     if namespace:
         body["metadata"]["namespace"] = namespace
@@ -42,8 +54,13 @@ def config_map(name: str, data: dict[str, str] | None = None, *, binary: dict[st
     return body
 
 
-def container(name: str = "app", *, env: list[Any] | None = None, env_from: list[Any] | None = None,
-              mounts: list[Any] | None = None) -> dict[str, Any]:
+def container(
+    name: str = "app",
+    *,
+    env: list[Any] | None = None,
+    env_from: list[Any] | None = None,
+    mounts: list[Any] | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {"name": name, "image": "example/app"}
     if env is not None:
         body["env"] = env
@@ -54,8 +71,14 @@ def container(name: str = "app", *, env: list[Any] | None = None, env_from: list
     return body
 
 
-def pod(*containers: dict[str, Any], volumes: list[Any] | None = None, pull_secrets: list[str] | None = None,
-        namespace: str = "shop", fs_group: int | None = None, **metadata: Any) -> dict[str, Any]:
+def pod(
+    *containers: dict[str, Any],
+    volumes: list[Any] | None = None,
+    pull_secrets: list[str] | None = None,
+    namespace: str = "shop",
+    fs_group: int | None = None,
+    **metadata: Any,
+) -> dict[str, Any]:
     spec: dict[str, Any] = {"containers": list(containers) or [container()]}
     if volumes is not None:
         spec["volumes"] = volumes
@@ -67,8 +90,9 @@ def pod(*containers: dict[str, Any], volumes: list[Any] | None = None, pull_secr
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
 
 
-def secret_key_ref(var: str, name: str, key: str, *, optional: bool | None = None,
-                   kind: str = "secretKeyRef") -> dict[str, Any]:
+def secret_key_ref(
+    var: str, name: str, key: str, *, optional: bool | None = None, kind: str = "secretKeyRef"
+) -> dict[str, Any]:
     ref: dict[str, Any] = {"name": name, "key": key}
     if optional is not None:
         ref["optional"] = optional
@@ -79,8 +103,9 @@ def value(var: str, text: str) -> dict[str, Any]:
     return {"name": var, "value": text}
 
 
-def env_from(name: str, *, prefix: str | None = None, optional: bool | None = None,
-             kind: str = "secretRef") -> dict[str, Any]:
+def env_from(
+    name: str, *, prefix: str | None = None, optional: bool | None = None, kind: str = "secretRef"
+) -> dict[str, Any]:
     ref: dict[str, Any] = {"name": name}
     if optional is not None:
         ref["optional"] = optional
@@ -90,15 +115,20 @@ def env_from(name: str, *, prefix: str | None = None, optional: bool | None = No
     return body
 
 
-def resolve(pod_body: dict[str, Any], *objects: dict[str, Any], container_name: str | None = None,
-            skip_invalid_env_keys: bool = True) -> Resolution:
+def resolve(
+    pod_body: dict[str, Any],
+    *objects: dict[str, Any],
+    container_name: str | None = None,
+    skip_invalid_env_keys: bool = True,
+) -> Resolution:
     """Resolve in memory, the way `injector` does after reading files; parse problems included."""
     pod_spec, pod_errors = parse_pod(Document("pod.yaml", pod_body), "default")
     snapshot, object_errors = build_snapshot(
         [Document(f"secrets.yaml (document {i})", body) for i, body in enumerate(objects, 1)], pod_spec.namespace
     )
-    resolution = resolve_container(pod_spec, select_container(pod_spec, container_name), snapshot,
-                                   skip_invalid_env_keys=skip_invalid_env_keys)
+    resolution = resolve_container(
+        pod_spec, select_container(pod_spec, container_name), snapshot, skip_invalid_env_keys=skip_invalid_env_keys
+    )
     return resolution._replace(errors=(*pod_errors, *object_errors, *resolution.errors))
 
 

@@ -61,19 +61,43 @@ def _oci_image(directory: Path) -> None:
         tar.addfile(info, io.BytesIO(b"hello\n"))
     raw_layer = layer_tar.getvalue()
     layer = _blob(directory, gzip.compress(raw_layer, mtime=0))
-    config = _blob(directory, json.dumps({
-        "architecture": "amd64", "os": "linux", "config": {},
-        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{hashlib.sha256(raw_layer).hexdigest()}"]},
-    }).encode())
-    manifest = _blob(directory, json.dumps({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **config},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **layer}],
-    }).encode())
+    config = _blob(
+        directory,
+        json.dumps(
+            {
+                "architecture": "amd64",
+                "os": "linux",
+                "config": {},
+                "rootfs": {"type": "layers", "diff_ids": [f"sha256:{hashlib.sha256(raw_layer).hexdigest()}"]},
+            }
+        ).encode(),
+    )
+    manifest = _blob(
+        directory,
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **config},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **layer}],
+            }
+        ).encode(),
+    )
     (directory / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    (directory / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
-        {"mediaType": "application/vnd.oci.image.manifest.v1+json", **manifest,
-         "annotations": {"org.opencontainers.image.ref.name": TAG}}]}))
+    (directory / "index.json").write_text(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "manifests": [
+                    {
+                        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                        **manifest,
+                        "annotations": {"org.opencontainers.image.ref.name": TAG},
+                    }
+                ],
+            }
+        )
+    )
 
 
 @contextmanager
@@ -81,20 +105,25 @@ def running_registry(workdir: Path) -> Iterator[Registry]:
     port = _free_port()
     htpasswd = subprocess.run(["htpasswd", "-Bbn", USER, PASSWORD], check=True, capture_output=True).stdout
     (workdir / "htpasswd").write_bytes(htpasswd)
-    (workdir / "config.yml").write_text(json.dumps({
-        "version": 0.1,
-        "log": {"level": "error"},
-        "storage": {"filesystem": {"rootdirectory": str(workdir / "data")}},
-        "http": {"addr": f"127.0.0.1:{port}"},
-        "auth": {"htpasswd": {"realm": "injector-test", "path": str(workdir / "htpasswd")}},
-    }))
-    server = subprocess.Popen(["docker-registry", "serve", str(workdir / "config.yml")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (workdir / "config.yml").write_text(
+        json.dumps(
+            {
+                "version": 0.1,
+                "log": {"level": "error"},
+                "storage": {"filesystem": {"rootdirectory": str(workdir / "data")}},
+                "http": {"addr": f"127.0.0.1:{port}"},
+                "auth": {"htpasswd": {"realm": "injector-test", "path": str(workdir / "htpasswd")}},
+            }
+        )
+    )
+    server = subprocess.Popen(
+        ["docker-registry", "serve", str(workdir / "config.yml")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)  # noqa: S310
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
             except urllib.error.HTTPError as exc:
                 if exc.code == 401:
                     break
@@ -107,9 +136,23 @@ def running_registry(workdir: Path) -> Iterator[Registry]:
         _oci_image(workdir / "image")
         policy = workdir / "policy.json"
         policy.write_text('{"default": [{"type": "insecureAcceptAnything"}]}')
-        subprocess.run(["skopeo", "--policy", str(policy), "copy", "--quiet", "--dest-tls-verify=false",
-                        "--dest-creds", f"{USER}:{PASSWORD}", f"oci:{workdir / 'image'}:{TAG}",
-                        f"docker://{host}/{REPOSITORY}:{TAG}"], check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [
+                "skopeo",
+                "--policy",
+                str(policy),
+                "copy",
+                "--quiet",
+                "--dest-tls-verify=false",
+                "--dest-creds",
+                f"{USER}:{PASSWORD}",
+                f"oci:{workdir / 'image'}:{TAG}",
+                f"docker://{host}/{REPOSITORY}:{TAG}",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         yield Registry(host, f"docker://{host}/{REPOSITORY}:{TAG}")
     finally:
         server.terminate()

@@ -22,8 +22,10 @@ EXAMPLE = ["--pod", str(EXAMPLES / "pod.yaml"), "--secrets", str(EXAMPLES / "sec
 @pytest.fixture
 def app(tmp_path: Path, canary: str) -> list[str]:
     """A pod whose container reads a canary secret, with its manifests on disk."""
-    write_manifests(tmp_path / "pod.yaml", pod(container(env=[secret_key_ref("TOKEN", "api", "token"),
-                                                              value("GREETING", "hi $(TOKEN)")])))
+    write_manifests(
+        tmp_path / "pod.yaml",
+        pod(container(env=[secret_key_ref("TOKEN", "api", "token"), value("GREETING", "hi $(TOKEN)")])),
+    )
     write_manifests(tmp_path / "secrets" / "api.yaml", secret("api", {"token": canary}))
     return ["--pod", str(tmp_path / "pod.yaml"), "--secrets", str(tmp_path / "secrets")]
 
@@ -36,8 +38,9 @@ def test_run_injects_env_and_execs(app: list[str], canary: str) -> None:
 
 def test_run_replaces_itself_with_the_command(app: list[str]) -> None:
     """Without --mask injector execs: no extra process stays between the caller and the command."""
-    process = subprocess.Popen([sys.executable, "-m", "injector", "run", *app, "--", "sh", "-c", "echo $$"],
-                               stdout=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "injector", "run", *app, "--", "sh", "-c", "echo $$"], stdout=subprocess.PIPE
+    )
     out, _ = process.communicate(timeout=30)
 
     assert process.pid == int(out)
@@ -71,14 +74,23 @@ def test_run_with_unresolved_reference_execs_nothing(tmp_path: Path, app: list[s
 
     assert 4 == result.returncode
     assert not marker.exists()
-    assert (f"injector: {tmp_path}/pod.yaml: Pod/shop/web-0: spec.containers[0].env[0].valueFrom.secretKeyRef: "
-            "couldn't find key nope in Secret shop/api\n").encode() == result.stderr
+    assert (
+        f"injector: {tmp_path}/pod.yaml: Pod/shop/web-0: spec.containers[0].env[0].valueFrom.secretKeyRef: "
+        "couldn't find key nope in Secret shop/api\n"
+    ).encode() == result.stderr
 
 
 def test_run_mask_redacts_child_output(app: list[str], canary: str) -> None:
-    result = injector("run", "--mask", *app, "--", "sh", "-c",
-                      'echo "t=$TOKEN"; printf "%s" "$TOKEN" | head -c 9 >&2; sleep 0.2; printf "%s\\n" "$TOKEN" | '
-                      'tail -c +10 >&2; exit 7')
+    result = injector(
+        "run",
+        "--mask",
+        *app,
+        "--",
+        "sh",
+        "-c",
+        'echo "t=$TOKEN"; printf "%s" "$TOKEN" | head -c 9 >&2; sleep 0.2; printf "%s\\n" "$TOKEN" | '
+        "tail -c +10 >&2; exit 7",
+    )
 
     assert 7 == result.returncode
     assert b"t=<redacted:TOKEN>\n" == result.stdout
@@ -88,8 +100,10 @@ def test_run_mask_redacts_child_output(app: list[str], canary: str) -> None:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_run_mask_forwards_signals_and_reports_128_plus_n(app: list[str], signum: int) -> None:
-    process = subprocess.Popen([sys.executable, "-m", "injector", "run", "--mask", *app, "--", "sh", "-c",
-                                "echo ready; exec sleep 30"], stdout=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "injector", "run", "--mask", *app, "--", "sh", "-c", "echo ready; exec sleep 30"],
+        stdout=subprocess.PIPE,
+    )
     assert process.stdout is not None
     assert b"ready\n" == process.stdout.readline()
     process.send_signal(signum)
@@ -121,8 +135,10 @@ def test_render_refuses_regular_file_output(tmp_path: Path, app: list[str], cana
 
 def test_render_writes_to_an_inherited_pipe(app: list[str], canary: str) -> None:
     read_end, write_end = os.pipe()
-    process = subprocess.Popen([sys.executable, "-m", "injector", "render", "env", *app, "--output",
-                                f"/dev/fd/{write_end}"], pass_fds=[write_end])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "injector", "render", "env", *app, "--output", f"/dev/fd/{write_end}"],
+        pass_fds=[write_end],
+    )
     os.close(write_end)
     with os.fdopen(read_end, "rb") as reader:
         data = reader.read()
@@ -152,8 +168,11 @@ def test_render_files_and_dockerconfig_on_example() -> None:
 
 
 def test_check_lists_every_problem(tmp_path: Path, canary: str) -> None:
-    body = pod(container(env=[secret_key_ref("A", "api", "nope"), secret_key_ref("B", "gone", "k")],
-                         env_from=[env_from("odd")]))
+    body = pod(
+        container(
+            env=[secret_key_ref("A", "api", "nope"), secret_key_ref("B", "gone", "k")], env_from=[env_from("odd")]
+        )
+    )
     write_manifests(tmp_path / "pod.yaml", body)
     write_manifests(tmp_path / "s.yaml", secret("api", {"token": canary}), secret("odd", {"9lives": canary}))
 
@@ -171,7 +190,9 @@ def test_check_lists_every_problem(tmp_path: Path, canary: str) -> None:
 
 
 def test_check_on_example_is_clean() -> None:
-    assert (0, b"") == (lambda r: (r.returncode, r.stdout))(injector("check", *EXAMPLE))
+    result = injector("check", *EXAMPLE)
+
+    assert (0, b"") == (result.returncode, result.stdout)
 
 
 def test_container_must_be_chosen_when_several(tmp_path: Path) -> None:
@@ -197,8 +218,10 @@ def test_init_container_can_be_chosen(tmp_path: Path) -> None:
 def test_workload_pod_templates_are_used(tmp_path: Path, kind: str) -> None:
     template = {"metadata": {"labels": {"app": "x"}}, "spec": pod(container(env=[value("K", "v")]))["spec"]}
     spec = {"jobTemplate": {"spec": {"template": template}}} if kind == "CronJob" else {"template": template}
-    write_manifests(tmp_path / "w.yaml", {"apiVersion": "apps/v1", "kind": kind,
-                                          "metadata": {"name": "w", "namespace": "shop"}, "spec": spec})
+    write_manifests(
+        tmp_path / "w.yaml",
+        {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": "w", "namespace": "shop"}, "spec": spec},
+    )
 
     result = injector("render", "env", "-f", "json", "--pod", str(tmp_path / "w.yaml"))
 
@@ -218,8 +241,9 @@ def test_pod_from_stdin_with_pod_name_among_several(tmp_path: Path) -> None:
 
 
 def test_secrets_in_the_pod_file_are_used(tmp_path: Path) -> None:
-    write_manifests(tmp_path / "all.yaml", pod(container(env=[secret_key_ref("T", "api", "token")])),
-                    secret("api", {"token": "t"}))
+    write_manifests(
+        tmp_path / "all.yaml", pod(container(env=[secret_key_ref("T", "api", "token")])), secret("api", {"token": "t"})
+    )
 
     result = injector("render", "env", "--pod", str(tmp_path / "all.yaml"), "--secrets", str(tmp_path))
 
@@ -244,7 +268,9 @@ def test_age_encrypted_manifest_is_decrypted_in_memory(tmp_path: Path, app: list
     """A file encrypted by the real age CLI is read with the identity, nothing decrypted lands on disk."""
     key = tmp_path / "key.txt"
     subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
-    recipient = subprocess.run(["age-keygen", "-y", str(key)], check=True, capture_output=True, text=True).stdout.strip()
+    recipient = subprocess.run(
+        ["age-keygen", "-y", str(key)], check=True, capture_output=True, text=True
+    ).stdout.strip()
     plain = tmp_path / "secrets" / "api.yaml"
     subprocess.run(["age", "-r", recipient, "-o", str(plain) + ".age", str(plain)], check=True)
     plain.unlink()
@@ -265,7 +291,9 @@ def test_age_file_with_wrong_identity_is_one_line(tmp_path: Path, app: list[str]
     right, wrong = tmp_path / "right.txt", tmp_path / "wrong.txt"
     for key in (right, wrong):
         subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
-    recipient = subprocess.run(["age-keygen", "-y", str(right)], check=True, capture_output=True, text=True).stdout.strip()
+    recipient = subprocess.run(
+        ["age-keygen", "-y", str(right)], check=True, capture_output=True, text=True
+    ).stdout.strip()
     plain = tmp_path / "secrets" / "api.yaml"
     subprocess.run(["age", "-r", recipient, "-o", str(plain) + ".age", str(plain)], check=True)
     plain.unlink()
@@ -282,7 +310,9 @@ def test_unreadable_pod_file_is_one_line() -> None:
     result = injector("render", "env", "--pod", "/nonexistent/pod.yaml")
 
     assert (5, b"injector: /nonexistent/pod.yaml: cannot read: No such file or directory\n") == (
-        result.returncode, result.stderr)
+        result.returncode,
+        result.stderr,
+    )
 
 
 def test_bad_base64_names_file_object_and_key(tmp_path: Path, app: list[str], canary: str) -> None:
@@ -293,17 +323,30 @@ def test_bad_base64_names_file_object_and_key(tmp_path: Path, app: list[str], ca
     result = injector("render", "env", *app)
 
     assert 3 == result.returncode
-    assert (f"injector: {tmp_path}/secrets/api.yaml: Secret/shop/api: data[token]: illegal base64 data\n".encode()
-            in result.stderr)
+    assert (
+        f"injector: {tmp_path}/secrets/api.yaml: Secret/shop/api: data[token]: illegal base64 data\n".encode()
+        in result.stderr
+    )
     assert_no_traceback(result.stderr, canary)
 
 
 def test_run_without_mask_starts_fast_enough_to_skip_trio(app: list[str]) -> None:
     """The plain run path never imports trio or pyfuse3 (they cost more than all the rest)."""
-    result = injector("run", *app, "--", sys.executable, "-c", "import sys; print(sorted(sys.modules))",
-                      env={"PYTHONPROFILEIMPORTTIME": ""})
-    probe = subprocess.run([sys.executable, "-X", "importtime", "-m", "injector", "run", *app, "--", "true"],
-                           capture_output=True, text=True, check=True)
+    result = injector(
+        "run",
+        *app,
+        "--",
+        sys.executable,
+        "-c",
+        "import sys; print(sorted(sys.modules))",
+        env={"PYTHONPROFILEIMPORTTIME": ""},
+    )
+    probe = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "injector", "run", *app, "--", "true"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
 
     assert 0 == result.returncode
     assert " trio" not in probe.stderr and "pyfuse3" not in probe.stderr
@@ -316,8 +359,9 @@ def test_version() -> None:
 def test_sigterm_to_masked_run_reaches_child_before_exit(app: list[str], tmp_path: Path) -> None:
     """The child sees the forwarded signal and can clean up; its own exit code is passed through."""
     script = "trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.05; done"
-    process = subprocess.Popen([sys.executable, "-m", "injector", "run", "--mask", *app, "--", "sh", "-c", script],
-                               stdout=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "injector", "run", "--mask", *app, "--", "sh", "-c", script], stdout=subprocess.PIPE
+    )
     assert process.stdout is not None
     assert b"ready\n" == process.stdout.readline()
     time.sleep(0.1)

@@ -8,7 +8,13 @@ import json
 import pytest
 
 from injector.dockerconfig import (
-    Credential, DockerConfigError, decode_auth, merge, parse_dockercfg, parse_dockerconfigjson, render_config_json,
+    Credential,
+    DockerConfigError,
+    decode_auth,
+    merge,
+    parse_dockercfg,
+    parse_dockerconfigjson,
+    render_config_json,
 )
 from tests.manifests import container, pod, resolve, secret
 
@@ -82,8 +88,11 @@ def test_merge_keeps_first_secret_for_same_registry() -> None:
 def test_rendered_config_carries_auth_and_username_password() -> None:
     rendered = json.loads(render_config_json({"r.io": Credential(b"u", b"p:w", "e@x")}))
 
-    assert {"auths": {"r.io": {"auth": base64.b64encode(b"u:p:w").decode(), "username": "u", "password": "p:w",
-                               "email": "e@x"}}} == rendered
+    assert {
+        "auths": {
+            "r.io": {"auth": base64.b64encode(b"u:p:w").decode(), "username": "u", "password": "p:w", "email": "e@x"}
+        }
+    } == rendered
 
 
 def pull_secret(name: str, registry: str, user: str, legacy: bool = False) -> dict:  # type: ignore[type-arg]
@@ -95,14 +104,19 @@ def pull_secret(name: str, registry: str, user: str, legacy: bool = False) -> di
 
 def test_pull_secrets_merge_in_listed_order_and_missing_one_is_a_warning() -> None:
     body = pod(container(), pull_secrets=["legacy", "missing", "modern"])
-    resolution = resolve(body, pull_secret("modern", "r.io", "modern"), pull_secret("legacy", "r.io", "legacy", True),
-                         pull_secret("other", "o.io", "o"))
+    resolution = resolve(
+        body,
+        pull_secret("modern", "r.io", "modern"),
+        pull_secret("legacy", "r.io", "legacy", True),
+        pull_secret("other", "o.io", "o"),
+    )
 
     assert [] == list(resolution.errors)
     assert {"r.io": (b"legacy", b"pw")} == creds(dict(resolution.registry_credentials))
-    assert ["pod.yaml: Pod/shop/web-0: spec.imagePullSecrets: FailedToRetrieveImagePullSecret: Unable to retrieve some "
-            "image pull secrets (missing); attempting to pull the image may not succeed."] == [
-        str(w) for w in resolution.warnings]
+    assert [
+        "pod.yaml: Pod/shop/web-0: spec.imagePullSecrets: FailedToRetrieveImagePullSecret: Unable to retrieve some "
+        "image pull secrets (missing); attempting to pull the image may not succeed."
+    ] == [str(w) for w in resolution.warnings]
 
 
 def test_pull_secret_with_wrong_type_is_ignored_with_warning() -> None:
@@ -113,8 +127,12 @@ def test_pull_secret_with_wrong_type_is_ignored_with_warning() -> None:
 
 
 def test_broken_pull_secret_json_is_an_error_naming_the_secret() -> None:
-    bad = secret("bad", {".dockerconfigjson": '{"auths": {"r.io": {"auth": "!!"}}}'}, type="kubernetes.io/dockerconfigjson")
+    bad = secret(
+        "bad", {".dockerconfigjson": '{"auths": {"r.io": {"auth": "!!"}}}'}, type="kubernetes.io/dockerconfigjson"
+    )
     resolution = resolve(pod(container(), pull_secrets=["bad"]), bad)
 
-    assert ["secrets.yaml (document 1): Secret/shop/bad: data[.dockerconfigjson]: auth of registry 'r.io' is not valid "
-            "base64"] == [str(e) for e in resolution.errors]
+    assert [
+        "secrets.yaml (document 1): Secret/shop/bad: data[.dockerconfigjson]: auth of registry 'r.io' is not valid "
+        "base64"
+    ] == [str(e) for e in resolution.errors]

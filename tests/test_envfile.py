@@ -21,7 +21,7 @@ TRICKY = [
     ("PLAIN", b"value"),
     ("EMPTY", b""),
     ("SPACES", b"  padded  "),
-    ("QUOTES", b"it's \"quoted\""),
+    ("QUOTES", b'it\'s "quoted"'),
     ("BACKSLASH", b"C:\\path\\n\\"),
     ("DOLLAR", b"$HOME $(X) `cmd` $$"),
     ("HASH", b"#not a comment # really"),
@@ -39,8 +39,9 @@ _DUMP = (
 
 def read_with_shell(shell: str, path: Path, names: list[str]) -> dict[str, bytes]:
     script = f'. "{path}" && exec "{sys.executable}" -c "$0" "$@"'
-    result = subprocess.run([shell, "-c", script, _DUMP, *names], capture_output=True, env={"PATH": os.environ["PATH"]},
-                            check=True)
+    result = subprocess.run(
+        [shell, "-c", script, _DUMP, *names], capture_output=True, env={"PATH": os.environ["PATH"]}, check=True
+    )
     return {name: bytes.fromhex(value) for name, value in json.loads(result.stdout).items()}
 
 
@@ -81,21 +82,38 @@ def test_json_format_is_an_object(tmp_path: Path) -> None:
         ("docker", [("K", b"a\nb")], "env K: cannot be written as docker: value contains a newline"),
         ("docker", [("K", b"a\r")], "env K: cannot be written as docker: value ends with a carriage return"),
         ("docker", [("K", b"\xff")], "env K: cannot be written as docker: value is not valid UTF-8"),
-        ("docker", [("A B", b"x")], "env A B: cannot be written as docker: name must be non-empty, without whitespace, "
-                                   "not starting with '#'"),
-        ("docker", [("K", b"x" * 70000)], "env K: cannot be written as docker: line is longer than docker's limit of "
-                                         "65535 bytes"),
-        ("dotenv", [("K", b"${HOME}")], "env K: cannot be written as dotenv: value contains '${...}', which "
-                                       "python-dotenv would interpolate"),
+        (
+            "docker",
+            [("A B", b"x")],
+            "env A B: cannot be written as docker: name must be non-empty, without whitespace, not starting with '#'",
+        ),
+        (
+            "docker",
+            [("K", b"x" * 70000)],
+            "env K: cannot be written as docker: line is longer than docker's limit of 65535 bytes",
+        ),
+        (
+            "dotenv",
+            [("K", b"${HOME}")],
+            "env K: cannot be written as dotenv: value contains '${...}', which python-dotenv would interpolate",
+        ),
         ("dotenv", [("K", b"\xff")], "env K: cannot be written as dotenv: value is not valid UTF-8"),
-        ("shell", [("my-var", b"x")], "env my-var: cannot be written as shell: name is not a valid shell variable name"),
+        (
+            "shell",
+            [("my-var", b"x")],
+            "env my-var: cannot be written as shell: name is not a valid shell variable name",
+        ),
         ("json", [("K", b"\xff")], "env K: cannot be written as json: value is not valid UTF-8"),
-        ("shell", [("K", b"a\0b")], "env K: cannot be written as shell: value contains a NUL byte, which no environment "
-                                   "can hold"),
+        (
+            "shell",
+            [("K", b"a\0b")],
+            "env K: cannot be written as shell: value contains a NUL byte, which no environment can hold",
+        ),
     ],
 )
-def test_unrepresentable_values_are_refused_naming_the_key(fmt: str, entries: list[tuple[str, bytes]],
-                                                           message: str) -> None:
+def test_unrepresentable_values_are_refused_naming_the_key(
+    fmt: str, entries: list[tuple[str, bytes]], message: str
+) -> None:
     with pytest.raises(OutputError) as info:
         render_env(entries, fmt)
 
@@ -129,8 +147,9 @@ def test_docker_refuses_what_injector_refuses(tmp_path: Path) -> None:
     assert env is None and "contains whitespaces" in stderr
 
 
-names = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E, blacklist_characters="="), min_size=1,
-                max_size=12)
+names = st.text(
+    st.characters(min_codepoint=0x21, max_codepoint=0x7E, blacklist_characters="="), min_size=1, max_size=12
+)
 shell_names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True)
 
 

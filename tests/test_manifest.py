@@ -26,7 +26,9 @@ items:
 
 
 def test_json_is_accepted() -> None:
-    assert "s" == parse_documents(b'{"kind": "Secret", "metadata": {"name": "s"}}', "m.json")[0].body["metadata"]["name"]
+    assert (
+        "s" == parse_documents(b'{"kind": "Secret", "metadata": {"name": "s"}}', "m.json")[0].body["metadata"]["name"]
+    )
 
 
 def test_yaml_timestamps_stay_strings() -> None:
@@ -41,13 +43,18 @@ def test_yaml_timestamps_stay_strings() -> None:
     [
         (b"kind: Secret\ndata:\n  a: 1\n  a: 2\n", "m.yaml: invalid YAML: duplicate key 'a' at line 4, column 3"),
         (b'{"a": 1, "a": 2}', "m.yaml: duplicate key 'a'"),
-        (b"kind: [unclosed\n", "m.yaml: invalid YAML: while parsing a flow sequence, did not find expected ',' or "
-                               "']' at line 2, column 1"),
+        (
+            b"kind: [unclosed\n",
+            "m.yaml: invalid YAML: while parsing a flow sequence, did not find expected ',' or ']' at line 2, column 1",
+        ),
         (b'{"kind": ', "m.yaml: invalid JSON: Expecting value at line 1, column 10"),
         (b"- a\n- b\n", "m.yaml: expected an object, found a list"),
         (b"just text\n", "m.yaml: expected an object, found a string"),
-        (b"!!python/object:os.system {}\n", "m.yaml: invalid YAML: could not determine a constructor for the tag "
-                                           "'tag:yaml.org,2002:python/object:os.system' at line 1, column 1"),
+        (
+            b"!!python/object:os.system {}\n",
+            "m.yaml: invalid YAML: could not determine a constructor for the tag "
+            "'tag:yaml.org,2002:python/object:os.system' at line 1, column 1",
+        ),
         (b"a: &a [*a]\n", "m.yaml: invalid YAML: document refers to itself through an alias"),
         (b"kind: \x80bad\n", "m.yaml: invalid YAML: invalid leading UTF-8 octet at byte 6"),
         (b"a: \x07\n", "m.yaml: invalid YAML: control characters are not allowed at byte 3"),

@@ -42,8 +42,9 @@ def test_possible_value_prefix_is_held_until_decided() -> None:
 
 
 @given(
-    text=st.lists(st.sampled_from([b"hunter2", b"hunter2-extended", b"tok_123", b"hun", b"x", b"\n", b"tok_12"]),
-                  max_size=20).map(b"".join),
+    text=st.lists(
+        st.sampled_from([b"hunter2", b"hunter2-extended", b"tok_123", b"hun", b"x", b"\n", b"tok_12"]), max_size=20
+    ).map(b"".join),
     cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=10),
 )
 def test_any_chunking_gives_the_same_result_as_one_read(text: bytes, cuts: list[int]) -> None:

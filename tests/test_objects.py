@@ -52,8 +52,17 @@ def test_data_base64_is_strict(encoded: str, ok: bool) -> None:
 
 @pytest.mark.parametrize(
     ("name", "ok"),
-    [("db", True), ("db.prod-1", True), ("a" * 253, True), ("a" * 254, False), ("DB", False),
-     ("-db", False), ("db-", False), ("db_1", False), ("db..x", False)],
+    [
+        ("db", True),
+        ("db.prod-1", True),
+        ("a" * 253, True),
+        ("a" * 254, False),
+        ("DB", False),
+        ("-db", False),
+        ("db-", False),
+        ("db_1", False),
+        ("db..x", False),
+    ],
 )
 def test_names_are_dns_subdomains(name: str, ok: bool) -> None:
     assert ok == (problems(secret(name, {"k": "v"})) == [])
@@ -61,9 +70,22 @@ def test_names_are_dns_subdomains(name: str, ok: bool) -> None:
 
 @pytest.mark.parametrize(
     ("key", "ok"),
-    [("password", True), (".key", True), ("a..b", True), ("tls.crt", True), ("a-b_c.D9", True), ("k" * 253, True),
-     ("k" * 254, False), (".", False), ("..", False), ("..data", False), ("a/b", False), ("a b", False),
-     ("é", False), ("", False)],
+    [
+        ("password", True),
+        (".key", True),
+        ("a..b", True),
+        ("tls.crt", True),
+        ("a-b_c.D9", True),
+        ("k" * 253, True),
+        ("k" * 254, False),
+        (".", False),
+        ("..", False),
+        ("..data", False),
+        ("a/b", False),
+        ("a b", False),
+        ("é", False),
+        ("", False),
+    ],
 )
 def test_keys_follow_is_config_map_key(key: str, ok: bool) -> None:
     assert ok == (problems(secret("s", {key: "v"})) == [])
@@ -94,13 +116,26 @@ def test_size_limit_is_one_mebibyte_of_values() -> None:
         ("kubernetes.io/ssh-auth", {"ssh-privatekey": ""}, {}, ["data[ssh-privatekey]: Required value"]),
         ("kubernetes.io/ssh-auth", {"ssh-privatekey": "k"}, {}, []),
         ("kubernetes.io/dockerconfigjson", {}, {}, ["data[.dockerconfigjson]: Required value"]),
-        ("kubernetes.io/dockerconfigjson", {".dockerconfigjson": "[]"}, {},
-         ["data[.dockerconfigjson]: Invalid value: must be a JSON object"]),
+        (
+            "kubernetes.io/dockerconfigjson",
+            {".dockerconfigjson": "[]"},
+            {},
+            ["data[.dockerconfigjson]: Invalid value: must be a JSON object"],
+        ),
         ("kubernetes.io/dockerconfigjson", {".dockerconfigjson": "{}"}, {}, []),
         ("kubernetes.io/dockerconfigjson", {".dockerconfigjson": "null"}, {}, []),
-        ("kubernetes.io/dockercfg", {".dockercfg": "bad"}, {}, ["data[.dockercfg]: Invalid value: must be a JSON object"]),
-        ("kubernetes.io/service-account-token", {}, {},
-         ["metadata.annotations[kubernetes.io/service-account.name]: Required value"]),
+        (
+            "kubernetes.io/dockercfg",
+            {".dockercfg": "bad"},
+            {},
+            ["data[.dockercfg]: Invalid value: must be a JSON object"],
+        ),
+        (
+            "kubernetes.io/service-account-token",
+            {},
+            {},
+            ["metadata.annotations[kubernetes.io/service-account.name]: Required value"],
+        ),
         ("kubernetes.io/service-account-token", {}, {"annotations": {"kubernetes.io/service-account.name": "sa"}}, []),
         ("example.com/custom", {}, {}, []),
         ("Opaque", {}, {}, []),

@@ -29,8 +29,13 @@ def skopeo_inspect(image: str, config_json: bytes) -> subprocess.CompletedProces
     fd = os.memfd_create("config.json")
     try:
         os.write(fd, config_json)
-        return subprocess.run(["skopeo", "inspect", "--tls-verify=false", "--authfile", f"/proc/self/fd/{fd}", image],
-                              capture_output=True, pass_fds=[fd], timeout=60, check=False)
+        return subprocess.run(
+            ["skopeo", "inspect", "--tls-verify=false", "--authfile", f"/proc/self/fd/{fd}", image],
+            capture_output=True,
+            pass_fds=[fd],
+            timeout=60,
+            check=False,
+        )
     finally:
         os.close(fd)
 

@@ -12,8 +12,9 @@ DB = secret("db", {"username": "admin", "password": "hunter2"})
 MOUNT = [{"name": "creds", "mountPath": "/etc/secret"}]
 
 
-def secret_volume(name: str = "db", *, items: list[Any] | None = None, default_mode: int | None = None,
-                  optional: bool | None = None) -> dict[str, Any]:
+def secret_volume(
+    name: str = "db", *, items: list[Any] | None = None, default_mode: int | None = None, optional: bool | None = None
+) -> dict[str, Any]:
     spec: dict[str, Any] = {"secretName": name}
     if items is not None:
         spec["items"] = items
@@ -24,7 +25,9 @@ def secret_volume(name: str = "db", *, items: list[Any] | None = None, default_m
     return {"name": "creds", "secret": spec}
 
 
-def files_of(volume: dict[str, Any], *objects: dict[str, Any], fs_group: int | None = None) -> dict[str, tuple[bytes, int]]:
+def files_of(
+    volume: dict[str, Any], *objects: dict[str, Any], fs_group: int | None = None
+) -> dict[str, tuple[bytes, int]]:
     resolution = resolve(pod(container(mounts=MOUNT), volumes=[volume], fs_group=fs_group), *objects)
     assert not resolution.errors, error_lines(resolution)
     (files,) = resolution.volumes
@@ -80,30 +83,53 @@ def test_optional_missing_item_key_is_skipped() -> None:
 @pytest.mark.parametrize(
     ("volume", "message"),
     [
-        (secret_volume("nope"), 'spec.volumes[0].secret: MountVolume.SetUp failed for volume "creds": secret "nope" '
-                                "not found"),
-        (secret_volume(items=[{"key": "gone", "path": "g"}]),
-         "spec.volumes[0].secret.items[0]: references non-existent secret key: gone"),
-        ({"name": "creds", "configMap": {"name": "cm", "items": [{"key": "gone", "path": "g"}]}},
-         "spec.volumes[0].configMap.items[0]: configmap references non-existent config key: gone"),
-        (secret_volume(items=[{"key": "username", "path": "/etc/passwd"}]),
-         "spec.volumes[0].secret.items[0].path: Invalid value: '/etc/passwd': must be a relative path"),
-        (secret_volume(items=[{"key": "username", "path": "../escape"}]),
-         "spec.volumes[0].secret.items[0].path: Invalid value: '../escape': must not contain '..'"),
-        (secret_volume(items=[{"key": "username", "path": "a/../../b"}]),
-         "spec.volumes[0].secret.items[0].path: Invalid value: 'a/../../b': must not contain '..'"),
-        (secret_volume(items=[{"key": "username", "path": "..data"}]),
-         "spec.volumes[0].secret.items[0].path: Invalid value: '..data': must not start with '..'"),
-        (secret_volume(items=[{"key": "username", "path": "x" * 256}]),
-         f"spec.volumes[0].secret.items[0].path: Invalid value: '{'x' * 256}': path elements must be no more than 255 "
-         "characters"),
-        (secret_volume(default_mode=0o1000),
-         "spec.volumes[0].secret.defaultMode: Invalid value: must be a number between 0 and 0777 (octal), both inclusive"),
-        (secret_volume(items=[{"key": "username", "path": "u", "mode": -1}]),
-         "spec.volumes[0].secret.items[0].mode: Invalid value: must be a number between 0 and 0777 (octal), both "
-         "inclusive"),
-        (secret_volume(items=[{"key": "username", "path": "a"}, {"key": "password", "path": "a/b"}]),
-         "spec.volumes[0]: path 'a' is both a file and the directory of 'a/b'"),
+        (
+            secret_volume("nope"),
+            'spec.volumes[0].secret: MountVolume.SetUp failed for volume "creds": secret "nope" not found',
+        ),
+        (
+            secret_volume(items=[{"key": "gone", "path": "g"}]),
+            "spec.volumes[0].secret.items[0]: references non-existent secret key: gone",
+        ),
+        (
+            {"name": "creds", "configMap": {"name": "cm", "items": [{"key": "gone", "path": "g"}]}},
+            "spec.volumes[0].configMap.items[0]: configmap references non-existent config key: gone",
+        ),
+        (
+            secret_volume(items=[{"key": "username", "path": "/etc/passwd"}]),
+            "spec.volumes[0].secret.items[0].path: Invalid value: '/etc/passwd': must be a relative path",
+        ),
+        (
+            secret_volume(items=[{"key": "username", "path": "../escape"}]),
+            "spec.volumes[0].secret.items[0].path: Invalid value: '../escape': must not contain '..'",
+        ),
+        (
+            secret_volume(items=[{"key": "username", "path": "a/../../b"}]),
+            "spec.volumes[0].secret.items[0].path: Invalid value: 'a/../../b': must not contain '..'",
+        ),
+        (
+            secret_volume(items=[{"key": "username", "path": "..data"}]),
+            "spec.volumes[0].secret.items[0].path: Invalid value: '..data': must not start with '..'",
+        ),
+        (
+            secret_volume(items=[{"key": "username", "path": "x" * 256}]),
+            f"spec.volumes[0].secret.items[0].path: Invalid value: '{'x' * 256}': "
+            "path elements must be no more than 255 characters",
+        ),
+        (
+            secret_volume(default_mode=0o1000),
+            "spec.volumes[0].secret.defaultMode: Invalid value: "
+            "must be a number between 0 and 0777 (octal), both inclusive",
+        ),
+        (
+            secret_volume(items=[{"key": "username", "path": "u", "mode": -1}]),
+            "spec.volumes[0].secret.items[0].mode: Invalid value: must be a number between 0 and 0777 (octal), both "
+            "inclusive",
+        ),
+        (
+            secret_volume(items=[{"key": "username", "path": "a"}, {"key": "password", "path": "a/b"}]),
+            "spec.volumes[0]: path 'a' is both a file and the directory of 'a/b'",
+        ),
     ],
 )
 def test_volume_problems_name_the_field(volume: dict[str, Any], message: str) -> None:
@@ -119,12 +145,22 @@ def test_unusual_but_valid_item_paths_are_accepted(path: str) -> None:
 
 
 def test_projected_sources_merge_with_later_source_winning() -> None:
-    volume = {"name": "creds", "projected": {"defaultMode": 0o440, "sources": [
-        {"secret": {"name": "db"}},
-        {"configMap": {"name": "cm"}},
-        {"secret": {"name": "other", "items": [{"key": "k", "path": "sub/k", "mode": 0o400}]}},
-    ]}}
-    objects = (DB, config_map("cm", {"username": "from-configmap"}, binary={"bin": b"\x00"}), secret("other", {"k": "v"}))
+    volume = {
+        "name": "creds",
+        "projected": {
+            "defaultMode": 0o440,
+            "sources": [
+                {"secret": {"name": "db"}},
+                {"configMap": {"name": "cm"}},
+                {"secret": {"name": "other", "items": [{"key": "k", "path": "sub/k", "mode": 0o400}]}},
+            ],
+        },
+    }
+    objects = (
+        DB,
+        config_map("cm", {"username": "from-configmap"}, binary={"bin": b"\x00"}),
+        secret("other", {"k": "v"}),
+    )
 
     assert {
         "bin": (b"\x00", 0o440),
@@ -135,21 +171,39 @@ def test_projected_sources_merge_with_later_source_winning() -> None:
 
 
 def test_projected_duplicate_item_paths_are_rejected() -> None:
-    volume = {"name": "creds", "projected": {"sources": [
-        {"secret": {"name": "db", "items": [{"key": "username", "path": "x"}]}},
-        {"secret": {"name": "db", "items": [{"key": "password", "path": "x"}]}},
-    ]}}
+    volume = {
+        "name": "creds",
+        "projected": {
+            "sources": [
+                {"secret": {"name": "db", "items": [{"key": "username", "path": "x"}]}},
+                {"secret": {"name": "db", "items": [{"key": "password", "path": "x"}]}},
+            ]
+        },
+    }
     resolution = resolve(pod(container(mounts=MOUNT), volumes=[volume]), DB)
 
-    assert ["pod.yaml: Pod/shop/web-0: spec.volumes[0].projected.sources[1].secret: Invalid value: 'x': conflicting "
-            "duplicate paths"] == error_lines(resolution)
+    assert [
+        "pod.yaml: Pod/shop/web-0: spec.volumes[0].projected.sources[1].secret: Invalid value: 'x': conflicting "
+        "duplicate paths"
+    ] == error_lines(resolution)
 
 
 def test_projected_downward_api_items() -> None:
-    volume = {"name": "creds", "projected": {"sources": [{"downwardAPI": {"items": [
-        {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}},
-        {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
-    ]}}]}}
+    volume = {
+        "name": "creds",
+        "projected": {
+            "sources": [
+                {
+                    "downwardAPI": {
+                        "items": [
+                            {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}},
+                            {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+                        ]
+                    }
+                }
+            ]
+        },
+    }
 
     assert {"labels": (b'app="web"\ntier="front"\n', 0o644), "name": (b"web-0", 0o644)} == {
         path: value for path, value in files_of_pod(volume, labels={"tier": "front", "app": "web"}).items()

@@ -1,0 +1,23 @@
+# injector image: the `injector` command with the FUSE runtime it mounts with.
+# Build: docker build -t injector .   Run: docker run --rm -v $PWD/examples:/ex injector check --pod /ex/pod.yaml --secrets /ex/secrets
+FROM python:3.11-slim-bookworm AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc pkg-config libfuse3-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY injector ./injector
+COPY fuse ./fuse
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim-bookworm
+# fuse3 gives fusermount3 and libfuse3, which pyfuse3 links against; nothing else is needed at run time.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fuse3 \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+# No plaintext on disk inside the container either: Python writes no bytecode cache at run time.
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+ENTRYPOINT ["injector"]
+CMD ["--help"]
