@@ -8,6 +8,7 @@ import os
 import stat
 import sys
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, NoReturn
 
 from injector import __version__
@@ -16,6 +17,7 @@ from injector.errors import InjectorError, InjectorWarning, OutputError, UsageEr
 if TYPE_CHECKING:
     from injector.load import Request
     from injector.resolve import Resolution
+    from injector.serve import MountSettings
 
 PROG = "injector"
 
@@ -49,6 +51,46 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _mount_options(parser: argparse.ArgumentParser, *, for_run: bool) -> None:
+    if for_run:
+        parser.add_argument("--mount", metavar="DIR", help="also serve the files as a FUSE mount at DIR while CMD runs")
+    parser.add_argument("--volume", metavar="NAME", help="the mount's root is this one volume, as at its mountPath")
+    parser.add_argument("--watch", action="store_true", help="follow changes to the manifests (inotify)")
+    parser.add_argument("--env-format", default="dotenv", choices=("docker", "dotenv", "shell", "json"),
+                        help="format of the .env file in the mount (default dotenv)")
+    parser.add_argument("--uid", type=int, metavar="UID", help="owner of the files (default: the invoking user)")
+    parser.add_argument("--gid", type=int, metavar="GID", help="group of the files (default: the invoking group)")
+    parser.add_argument("--allow-other", action="store_true",
+                        help="let other users in (the kernel then checks modes); default: only you and root")
+    parser.add_argument("--allowed-uid", type=int, action="append", metavar="UID",
+                        help="only these uids (and root) may open files (repeatable); denials are audited")
+    parser.add_argument("--audit", metavar="FILE|-", help="one JSON line per open (who, what; never content)")
+
+
+def _mount_settings(args: argparse.Namespace, mountpoint: str) -> MountSettings:
+    from injector.serve import MountSettings
+
+    return MountSettings(
+        mountpoint=os.path.abspath(mountpoint),
+        volume=args.volume,
+        env_format=args.env_format,
+        watch=args.watch,
+        uid=args.uid,
+        gid=args.gid,
+        allow_other=args.allow_other,
+        allowed_uids=frozenset(args.allowed_uid) if args.allowed_uid else None,
+        audit=args.audit,
+    )
+
+
+def cmd_mount(args: argparse.Namespace) -> int:
+    import trio
+
+    from injector.serve import mount_and_serve
+
+    return trio.run(mount_and_serve, _request(args), _mount_settings(args, args.mountpoint))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Resolve a Pod's Secret references and hand them to a process, without touching disk."
@@ -62,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--mask", action="store_true", help="replace secret values in the child's output with <redacted:NAME>"
     )
+    _mount_options(run, for_run=True)
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
 
     render = commands.add_parser("render", help="print the resolved env, docker config or file tree")
@@ -82,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="PATH",
             help="write to a FIFO or /dev/fd/N instead of stdout (regular files are refused: no plaintext on disk)",
         )
+
+    mount = commands.add_parser("mount", help="serve the container's secrets as a read-only FUSE mount")
+    _common(mount)
+    _mount_options(mount, for_run=False)
+    mount.add_argument("mountpoint", metavar="MOUNTPOINT", help="an empty directory")
 
     check = commands.add_parser("check", help="list every problem; exit 1 if any is an error")
     _common(check)
@@ -168,6 +216,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         if b"\0" in entry.value:
             raise OutputError("value contains a NUL byte, which no environment can hold", field=f"env {entry.name}")
         env[entry.name.encode("ascii")] = entry.value
+    if args.mount:
+        import trio
+
+        from injector.serve import mount_and_serve
+
+        mount_env = dict(env)
+        mount_env[b"INJECTOR_MOUNT"] = os.fsencode(os.path.abspath(args.mount))
+        if resolution.has_pull_secrets and args.volume is None:
+            mount_env[b"DOCKER_CONFIG"] = os.fsencode(os.path.join(os.path.abspath(args.mount), ".docker"))
+        mask = resolution.sensitive_values() if args.mask else None
+        return trio.run(
+            partial(mount_and_serve, _request(args), _mount_settings(args, args.mount), child=argv, child_env=mount_env,
+                    mask=mask)
+        )
     if args.mask or os.getpid() == 1:
         import trio
 
@@ -247,7 +309,7 @@ def _located(problem: InjectorError | InjectorWarning, severity: str) -> str:
     return ": ".join([*(part for part in where if part), severity, problem.problem])
 
 
-COMMANDS = {"run": cmd_run, "render": cmd_render, "check": cmd_check}
+COMMANDS = {"run": cmd_run, "render": cmd_render, "check": cmd_check, "mount": cmd_mount}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

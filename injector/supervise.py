@@ -10,7 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import trio
 
@@ -18,6 +18,8 @@ from injector.mask import Redactor
 
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 READ_SIZE = 65536
+TERMINATE_GRACE = 5.0
+"""Seconds a child gets after SIGTERM, when injector itself is stopped, before SIGKILL."""
 
 
 def exit_status(returncode: int) -> int:
@@ -52,20 +54,29 @@ async def _pump(source: trio.abc.ReceiveStream, target_fd: int, redactor: Redact
         await write(tail)
 
 
-async def supervise(argv: Sequence[str], env: Mapping[bytes, bytes], mask: Mapping[bytes, str] | None) -> int:
+async def supervise(
+    argv: Sequence[str],
+    env: Mapping[bytes, bytes],
+    mask: Mapping[bytes, str] | None,
+    signals: AsyncIterator[int] | None = None,
+) -> int:
     """Start ``argv`` with ``env``, forward signals to it and return its exit status.
 
     With ``mask`` (value -> name), the child's stdout and stderr go through pipes and every value
     is replaced by ``<redacted:NAME>``; without it the child shares injector's terminal.
+    ``signals``: a receiver the caller opened already (so none is lost before the child starts).
     """
+    if signals is None:
+        with trio.open_signal_receiver(*FORWARDED_SIGNALS) as own:
+            return await supervise(argv, env, mask, own)
     pipe = subprocess.PIPE if mask is not None else None
-    with trio.open_signal_receiver(*FORWARDED_SIGNALS) as signals:
-        process = await trio.lowlevel.open_process(
-            list(argv),
-            env=env,  # type: ignore[arg-type] # bytes keys and values are accepted on POSIX
-            stdout=pipe,
-            stderr=pipe,
-        )
+    process = await trio.lowlevel.open_process(
+        list(argv),
+        env=env,  # type: ignore[arg-type] # bytes keys and values are accepted on POSIX
+        stdout=pipe,
+        stderr=pipe,
+    )
+    try:
         async with trio.open_nursery() as nursery:
 
             async def forward() -> None:
@@ -81,5 +92,14 @@ async def supervise(argv: Sequence[str], env: Mapping[bytes, bytes], mask: Mappi
                         pumps.start_soon(_pump, stream, fd, Redactor(mask))
                 await process.wait()
             nursery.cancel_scope.cancel()
+    finally:
+        if process.returncode is None:  # we are being cancelled: do not leave the child behind
+            with trio.move_on_after(TERMINATE_GRACE, shield=True) as grace:
+                process.terminate()
+                await process.wait()
+            if grace.cancelled_caught:
+                process.kill()
+                with trio.CancelScope(shield=True):
+                    await process.wait()
     assert process.returncode is not None  # process.wait() returned
     return exit_status(process.returncode)

@@ -1,0 +1,112 @@
+"""Mount a ReadOnlyFilesystem, serve it until cancelled, unmount; recover stale mounts.
+
+pyfuse3 keeps its session in module globals (one mount per process): ``serve`` is the one owner
+of that state, and nothing else in the program touches pyfuse3's session functions.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+from collections.abc import Iterable
+
+import pyfuse3
+import trio
+
+from fuse.filesystem import ReadOnlyFilesystem
+from fuse.tree import Invalidations, Tree
+
+
+class MountError(Exception):
+    """The mountpoint cannot be used; the message names it."""
+
+
+def prepare_mountpoint(path: str) -> str | None:
+    """Check ``path`` is an empty directory; recover a mount left by a crashed instance.
+
+    Returns a message when a stale mount was recovered. Raises MountError otherwise.
+    """
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        raise MountError(f"{path}: mountpoint does not exist") from None
+    except OSError as exc:
+        if exc.errno != errno.ENOTCONN:
+            raise MountError(f"{path}: cannot use as mountpoint: {exc.strerror}") from None
+        _lazy_unmount(path)
+        try:
+            os.stat(path)
+        except OSError:
+            raise MountError(f"{path}: a stale FUSE mount is left there and could not be removed") from None
+        recovered = f"{path}: recovered a stale mount left by a crashed instance (transport endpoint not connected)"
+    else:
+        recovered = None
+    if not os.path.isdir(path):
+        raise MountError(f"{path}: mountpoint is not a directory")
+    if os.path.ismount(path) and recovered is None:
+        raise MountError(f"{path}: something is already mounted there")
+    if os.listdir(path):
+        raise MountError(f"{path}: mountpoint is not empty")
+    return recovered
+
+
+def _lazy_unmount(path: str) -> None:
+    for command in (["fusermount3", "-u", "-z", path], ["umount", "-l", path]):
+        if shutil.which(command[0]):
+            if subprocess.run(command, capture_output=True, check=False).returncode == 0:
+                return
+
+
+def mount_options(*, allow_other: bool, fsname: str) -> set[str]:
+    options = {"ro", f"fsname={fsname}", "subtype=injector", "noatime", "nodev", "nosuid", "noexec"}
+    if allow_other:
+        # Others may enter: let the kernel check modes and owners, as on any filesystem.
+        options |= {"allow_other", "default_permissions"}
+    return options
+
+
+async def serve(
+    fs: ReadOnlyFilesystem,
+    mountpoint: str,
+    options: Iterable[str],
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Mount ``fs`` at ``mountpoint`` and serve it until cancelled.
+
+    Calls ``task_status.started()`` once the mount is visible. On cancellation (or any error),
+    the filesystem is unmounted before the exception propagates.
+    """
+    pyfuse3.init(fs, mountpoint, set(options))
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(pyfuse3.main)
+            task_status.started()
+    finally:
+        pyfuse3.close(unmount=True)
+
+
+async def replace_tree(fs: ReadOnlyFilesystem, tree: Tree) -> None:
+    """Serve ``tree`` from now on and make the kernel forget exactly what changed.
+
+    The swap is one assignment, so every lookup after it sees the new tree; the invalidation calls
+    may block on the kernel, so they run in a worker thread while the event loop keeps serving.
+    """
+    invalidations = fs.replace(tree)
+    if invalidations.entries or invalidations.attributes:
+        await trio.to_thread.run_sync(_invalidate, invalidations)
+
+
+def _invalidate(invalidations: Invalidations) -> None:
+    for parent, name, deleted in invalidations.entries:
+        try:
+            pyfuse3.invalidate_entry(parent, name, deleted)
+        except OSError:
+            pass  # ENOENT: the kernel had not cached that name; nothing to forget
+    for inode in invalidations.attributes:
+        try:
+            pyfuse3.invalidate_inode(inode, attr_only=True)
+        except OSError:
+            pass

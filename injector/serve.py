@@ -1,0 +1,139 @@
+"""Serve a container's secrets as a FUSE mount: mount, keep current, run a child, unmount (I/O shell).
+
+Structure (all under one nursery, nothing left running on return):
+
+    mount_and_serve
+    ├── fuse.mount.serve            the FUSE session, until cancelled (then unmounted)
+    ├── keep_current (--watch)      inotify -> reload in a worker thread -> atomic tree swap
+    └── the child (run --mount) or a wait for SIGTERM/SIGINT (mount)
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import trio
+
+from fuse.filesystem import ReadOnlyFilesystem
+from fuse.mount import MountError, mount_options, prepare_mountpoint, replace_tree, serve
+from fuse.tree import Tree, build_tree
+from injector.audit import AuditLog
+from injector.errors import InjectorError, UsageError
+from injector.load import Request, load
+from injector.mountview import mount_view
+from injector.resolve import Resolution
+from injector.supervise import FORWARDED_SIGNALS, supervise
+from injector.watch import Watcher
+
+PR_SET_DUMPABLE = 4
+
+
+class MountSettings(NamedTuple):
+    mountpoint: str
+    volume: str | None = None
+    env_format: str = "dotenv"
+    watch: bool = False
+    uid: int | None = None
+    gid: int | None = None
+    allow_other: bool = False
+    allowed_uids: frozenset[int] | None = None
+    audit: str | None = None
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(f"injector: {message}\n")
+    sys.stderr.flush()
+
+
+def harden_process() -> None:
+    """No core dumps and no ptrace by other users: secrets live in this process's memory."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def resolve_or_raise(request: Request) -> Resolution:
+    resolution = load(request)
+    if resolution.errors:
+        raise resolution.errors[0]
+    return resolution
+
+
+def build(resolution: Resolution, settings: MountSettings, previous: Tree | None) -> Tree:
+    files, dirs, root = mount_view(resolution, volume=settings.volume, env_format=settings.env_format)
+    uid = os.getuid() if settings.uid is None else settings.uid
+    gid = os.getgid() if settings.gid is None else settings.gid
+    return build_tree(files, dirs=dirs, root=root, uid=uid, gid=gid, now_ns=time.time_ns(), previous=previous)
+
+
+async def keep_current(fs: ReadOnlyFilesystem, request: Request, settings: MountSettings) -> None:
+    """Reload on every change of the sources; swap the tree only when the new input is valid."""
+    paths = [request.pod_file, *request.secrets, *request.age_identities]
+    with Watcher(paths) as watcher:
+        while True:
+            await watcher.wait_for_change()
+            try:
+                resolution = await trio.to_thread.run_sync(resolve_or_raise, request)
+                tree = build(resolution, settings, fs.tree)
+            except InjectorError as exc:
+                _say(f"update not applied, still serving the last good content: {exc}")
+                continue
+            if tree.by_path != fs.tree.by_path:
+                await replace_tree(fs, tree)
+                _say(f"updated {settings.mountpoint}")
+
+
+async def mount_and_serve(
+    request: Request,
+    settings: MountSettings,
+    *,
+    child: Sequence[str] | None = None,
+    child_env: Mapping[bytes, bytes] | None = None,
+    mask: Mapping[bytes, str] | None = None,
+) -> int:
+    """Mount, then run ``child`` until it exits (returning its status) or, without a child, serve
+    until SIGTERM/SIGINT (returning 0). The mount is gone when this returns."""
+    harden_process()
+    resolution = resolve_or_raise(request)
+    for warning in resolution.warnings:
+        _say(f"warning: {warning}")
+    tree = build(resolution, settings, None)
+    try:
+        recovered = prepare_mountpoint(settings.mountpoint)
+    except MountError as exc:
+        raise UsageError(str(exc)) from None
+    if recovered:
+        _say(recovered)
+    audit = AuditLog(settings.audit) if settings.audit else None
+    fs = ReadOnlyFilesystem(tree, on_open=audit, allowed_uids=settings.allowed_uids)
+    options = mount_options(allow_other=settings.allow_other, fsname=f"injector:{resolution.pod.ref}")
+    status = 0
+    # Signals are received from before the mount exists, so none can kill the process with the
+    # mount still in place; a child started later gets the ones that arrived meanwhile.
+    try:
+        with trio.open_signal_receiver(*FORWARDED_SIGNALS) as signals:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(serve, fs, settings.mountpoint, options)
+                if settings.watch:
+                    nursery.start_soon(keep_current, fs, request, settings)
+                if child is not None:
+                    status = await supervise(child, dict(child_env or {}), mask, signals)
+                else:
+                    _say(f"serving {settings.mountpoint} (SIGTERM or Ctrl-C to unmount)")
+                    async for signum in signals:
+                        if signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+                            break
+                nursery.cancel_scope.cancel()
+    finally:
+        if audit is not None:
+            audit.close()
+    return status
