@@ -37,6 +37,8 @@ lint: venv
 
 bench: venv
 	$(BIN)/python benchmarks/run_overhead.py
+	$(BIN)/python benchmarks/fuse_read.py
+	$(BIN)/python benchmarks/fuse_update.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import median, percentile, time_commands  # noqa: E402
+from _timing import median, percentile, time_commands
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -20,3 +20,9 @@ $INJECTOR render env --format docker --pod pod.yaml --secrets secrets/ | cut -d=
 
 step injector render dockerconfig --pod pod.yaml --secrets secrets/ '| jq keys'
 $INJECTOR render dockerconfig --pod pod.yaml --secrets secrets/ | python3 -c 'import json,sys; print(sorted(json.load(sys.stdin)["auths"]))'
+
+step injector run --mount /tmp/injector-demo --pod pod.yaml --secrets secrets/ -- sh -c '...'
+mkdir -p /tmp/injector-demo
+$INJECTOR run --mount /tmp/injector-demo --pod pod.yaml --secrets secrets/ -- sh -c \
+  'cd "$INJECTOR_MOUNT" && ls -la . secret tls/server && echo "secret/username: $(cat secret/username)"'
+rmdir /tmp/injector-demo

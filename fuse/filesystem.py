@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import pyfuse3
@@ -37,7 +37,7 @@ def _erofs() -> pyfuse3.FUSEError:
     return pyfuse3.FUSEError(errno.EROFS)
 
 
-class ReadOnlyFilesystem(pyfuse3.Operations):  # type: ignore[misc]
+class ReadOnlyFilesystem(pyfuse3.Operations):
     """Serve ``tree``; ``replace`` swaps in a new one and returns what the kernel must forget."""
 
     supports_dot_lookup = True
@@ -133,7 +133,7 @@ class ReadOnlyFilesystem(pyfuse3.Operations):  # type: ignore[misc]
     async def getattr(self, inode: int, ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
         return self._attributes(self._node(inode))
 
-    async def forget(self, inode_list: list[tuple[int, int]]) -> None:
+    async def forget(self, inode_list: Sequence[tuple[int, int]]) -> None:
         for inode, count in inode_list:
             left = self._lookups.get(inode, 0) - count
             if left > 0:
@@ -170,7 +170,9 @@ class ReadOnlyFilesystem(pyfuse3.Operations):  # type: ignore[misc]
         if directory is None or directory.children is None:
             raise pyfuse3.FUSEError(errno.EBADF)
         tree = self.tree
-        parent = tree.by_path.get(os.path.dirname(directory.path), directory.inode) if directory.path else directory.inode
+        parent = (
+            tree.by_path.get(os.path.dirname(directory.path), directory.inode) if directory.path else directory.inode
+        )
         entries = [(b".", directory.inode), (b"..", parent), *directory.children.items()]
         for index in range(start_id, len(entries)):
             name, inode = entries[index]

@@ -6,6 +6,7 @@ of that state, and nothing else in the program touches pyfuse3's session functio
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -28,21 +29,23 @@ def prepare_mountpoint(path: str) -> str | None:
 
     Returns a message when a stale mount was recovered. Raises MountError otherwise.
     """
+    recovered = None
     try:
-        os.stat(path)
+        # listdir, not stat: the kernel may answer stat from its cache for a dead FUSE mount.
+        os.listdir(path)
     except FileNotFoundError:
         raise MountError(f"{path}: mountpoint does not exist") from None
+    except NotADirectoryError:
+        raise MountError(f"{path}: mountpoint is not a directory") from None
     except OSError as exc:
         if exc.errno != errno.ENOTCONN:
             raise MountError(f"{path}: cannot use as mountpoint: {exc.strerror}") from None
         _lazy_unmount(path)
         try:
-            os.stat(path)
+            os.listdir(path)
         except OSError:
             raise MountError(f"{path}: a stale FUSE mount is left there and could not be removed") from None
         recovered = f"{path}: recovered a stale mount left by a crashed instance (transport endpoint not connected)"
-    else:
-        recovered = None
     if not os.path.isdir(path):
         raise MountError(f"{path}: mountpoint is not a directory")
     if os.path.ismount(path) and recovered is None:
@@ -54,9 +57,8 @@ def prepare_mountpoint(path: str) -> str | None:
 
 def _lazy_unmount(path: str) -> None:
     for command in (["fusermount3", "-u", "-z", path], ["umount", "-l", path]):
-        if shutil.which(command[0]):
-            if subprocess.run(command, capture_output=True, check=False).returncode == 0:
-                return
+        if shutil.which(command[0]) and subprocess.run(command, capture_output=True, check=False).returncode == 0:
+            return
 
 
 def mount_options(*, allow_other: bool, fsname: str) -> set[str]:
@@ -100,13 +102,10 @@ async def replace_tree(fs: ReadOnlyFilesystem, tree: Tree) -> None:
 
 
 def _invalidate(invalidations: Invalidations) -> None:
+    # ENOENT: the kernel had not cached that name or inode; there is nothing to forget.
     for parent, name, deleted in invalidations.entries:
-        try:
+        with contextlib.suppress(OSError):
             pyfuse3.invalidate_entry(parent, name, deleted)
-        except OSError:
-            pass  # ENOENT: the kernel had not cached that name; nothing to forget
     for inode in invalidations.attributes:
-        try:
+        with contextlib.suppress(OSError):
             pyfuse3.invalidate_inode(inode, attr_only=True)
-        except OSError:
-            pass

@@ -29,6 +29,9 @@ class DirSpec(NamedTuple):
     gid: int | None = None
 
 
+DEFAULT_DIR = DirSpec(0o755)
+
+
 class Node:
     """One inode: its content and attributes never change once built."""
 
@@ -107,7 +110,7 @@ def build_tree(
     now_ns: int,
     previous: Tree | None = None,
     dirs: Mapping[str, DirSpec] | None = None,
-    root: DirSpec = DirSpec(0o755),
+    root: DirSpec = DEFAULT_DIR,
 ) -> Tree:
     """Build a tree of ``files`` (directories are implied by paths).
 
@@ -152,8 +155,15 @@ def build_tree(
             node = old
         else:
             mtime = old.mtime_ns if old is not None and not old.is_dir and old.data == spec.data else now_ns
-            node = Node(inode=next_inode, path=path, mode=stat.S_IFREG | spec.mode, uid=file_uid, gid=file_gid,
-                        mtime_ns=mtime, data=spec.data)
+            node = Node(
+                inode=next_inode,
+                path=path,
+                mode=stat.S_IFREG | spec.mode,
+                uid=file_uid,
+                gid=file_gid,
+                mtime_ns=mtime,
+                data=spec.data,
+            )
             next_inode += 1
         nodes[node.inode] = node
         by_path[path] = node.inode
@@ -161,7 +171,7 @@ def build_tree(
 
     # Directories, deepest first, so that each knows its children's inodes.
     for path in sorted(dir_paths, key=lambda p: (-p.count("/") if p else 1, p)):
-        spec = root if path == "" else dirs.get(path, root)
+        dir_spec = root if path == "" else dirs.get(path, root)
         old = old_node(path)
         entries = dict(sorted(children[path].items()))
         if path == "":
@@ -173,9 +183,13 @@ def build_tree(
             next_inode += 1
         unchanged = old is not None and old.is_dir and dict(old.children or {}) == entries
         node = Node(
-            inode=inode, path=path, mode=stat.S_IFDIR | spec.mode,
-            uid=uid if spec.uid is None else spec.uid, gid=gid if spec.gid is None else spec.gid,
-            mtime_ns=old.mtime_ns if unchanged and old is not None else now_ns, children=entries,
+            inode=inode,
+            path=path,
+            mode=stat.S_IFDIR | dir_spec.mode,
+            uid=uid if dir_spec.uid is None else dir_spec.uid,
+            gid=gid if dir_spec.gid is None else dir_spec.gid,
+            mtime_ns=old.mtime_ns if unchanged and old is not None else now_ns,
+            children=entries,
         )
         nodes[inode] = node
         by_path[path] = inode
@@ -204,12 +218,18 @@ def changes(old: Tree, new: Tree) -> Invalidations:
             continue
         parent = old.by_path[posixpath.dirname(path)]
         entries.append((parent, posixpath.basename(path).encode(), inode if new_inode is None else 0))
-    for path, inode in new.by_path.items():
+    for inode in new.by_path.values():
         node = new.nodes[inode]
         old_node = old.nodes.get(inode)
-        if node.is_dir and old_node is not None and old_node is not node and (
-            old_node.mtime_ns != node.mtime_ns or old_node.mode != node.mode or
-            (old_node.uid, old_node.gid) != (node.uid, node.gid)
+        if (
+            node.is_dir
+            and old_node is not None
+            and old_node is not node
+            and (
+                old_node.mtime_ns != node.mtime_ns
+                or old_node.mode != node.mode
+                or (old_node.uid, old_node.gid) != (node.uid, node.gid)
+            )
         ):
             attributes.append(inode)
     return Invalidations(tuple(entries), tuple(attributes))

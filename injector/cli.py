@@ -56,14 +56,26 @@ def _mount_options(parser: argparse.ArgumentParser, *, for_run: bool) -> None:
         parser.add_argument("--mount", metavar="DIR", help="also serve the files as a FUSE mount at DIR while CMD runs")
     parser.add_argument("--volume", metavar="NAME", help="the mount's root is this one volume, as at its mountPath")
     parser.add_argument("--watch", action="store_true", help="follow changes to the manifests (inotify)")
-    parser.add_argument("--env-format", default="dotenv", choices=("docker", "dotenv", "shell", "json"),
-                        help="format of the .env file in the mount (default dotenv)")
+    parser.add_argument(
+        "--env-format",
+        default="dotenv",
+        choices=("docker", "dotenv", "shell", "json"),
+        help="format of the .env file in the mount (default dotenv)",
+    )
     parser.add_argument("--uid", type=int, metavar="UID", help="owner of the files (default: the invoking user)")
     parser.add_argument("--gid", type=int, metavar="GID", help="group of the files (default: the invoking group)")
-    parser.add_argument("--allow-other", action="store_true",
-                        help="let other users in (the kernel then checks modes); default: only you and root")
-    parser.add_argument("--allowed-uid", type=int, action="append", metavar="UID",
-                        help="only these uids (and root) may open files (repeatable); denials are audited")
+    parser.add_argument(
+        "--allow-other",
+        action="store_true",
+        help="let other users in (the kernel then checks modes); default: only you and root",
+    )
+    parser.add_argument(
+        "--allowed-uid",
+        type=int,
+        action="append",
+        metavar="UID",
+        help="only these uids (and root) may open files (repeatable); denials are audited",
+    )
     parser.add_argument("--audit", metavar="FILE|-", help="one JSON line per open (who, what; never content)")
 
 
@@ -227,8 +239,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             mount_env[b"DOCKER_CONFIG"] = os.fsencode(os.path.join(os.path.abspath(args.mount), ".docker"))
         mask = resolution.sensitive_values() if args.mask else None
         return trio.run(
-            partial(mount_and_serve, _request(args), _mount_settings(args, args.mount), child=argv, child_env=mount_env,
-                    mask=mask)
+            partial(
+                mount_and_serve,
+                _request(args),
+                _mount_settings(args, args.mount),
+                child=argv,
+                child_env=mount_env,
+                mask=mask,
+            )
         )
     if args.mask or os.getpid() == 1:
         import trio

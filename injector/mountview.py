@@ -19,18 +19,17 @@ SECRET_FILE_MODE = 0o400
 
 
 def _volume_files(volume: VolumeFiles, prefix: str) -> dict[str, FileSpec]:
-    return {
-        f"{prefix}{path}": FileSpec(file.data, file.mode, None, file.gid)
-        for path, file in volume.files.items()
-    }
+    return {f"{prefix}{path}": FileSpec(file.data, file.mode, None, file.gid) for path, file in volume.files.items()}
+
+
+def _volume_dir_spec(resolution: Resolution) -> DirSpec:
+    fs_group = resolution.pod.fs_group
+    # With an fsGroup the kubelet gives directories the group, and setgid.
+    return DirSpec(0o755) if fs_group is None else DirSpec(0o2755, None, fs_group)
 
 
 def _volume_dirs(resolution: Resolution, volume: VolumeFiles, prefix: str) -> dict[str, DirSpec]:
-    fs_group = resolution.pod.fs_group
-    if fs_group is None:
-        spec = DirSpec(0o755)
-    else:
-        spec = DirSpec(0o2755, None, fs_group)  # the kubelet adds setgid and the fsGroup
+    spec = _volume_dir_spec(resolution)
     dirs = {}
     for path in volume.files:
         parent = path.rpartition("/")[0]
@@ -49,7 +48,11 @@ def mount_view(
     if volume is not None:
         for candidate in resolution.volumes:
             if candidate.name == volume:
-                root = DirSpec(0o755) if resolution.pod.fs_group is None else DirSpec(0o2755, None, resolution.pod.fs_group)
+                root = (
+                    DirSpec(0o755)
+                    if resolution.pod.fs_group is None
+                    else DirSpec(0o2755, None, resolution.pod.fs_group)
+                )
                 return _volume_files(candidate, ""), _volume_dirs(resolution, candidate, ""), root
         names = ", ".join(v.name for v in resolution.volumes) or "none"
         raise UsageError(

@@ -10,6 +10,7 @@ Structure (all under one nursery, nothing left running on return):
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import resource
@@ -55,10 +56,8 @@ def _say(message: str) -> None:
 def harden_process() -> None:
     """No core dumps and no ptrace by other users: secrets live in this process's memory."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 def resolve_or_raise(request: Request) -> Resolution:

@@ -14,6 +14,7 @@ import pytest
 from tests import registry
 from tests.conftest import injector, write_manifests
 from tests.manifests import container, pod, secret
+from tests.mounting import Mount, requires_fuse
 
 pytestmark = pytest.mark.skipif(registry.available() is not None, reason=str(registry.available()))
 
@@ -72,3 +73,28 @@ def test_wrong_credentials_are_refused_by_the_registry(tmp_path: Path, live_regi
 
     assert 0 != result.returncode
     assert b"unauthorized" in result.stderr.lower() or b"authentication required" in result.stderr.lower()
+
+
+@requires_fuse()
+@pytest.mark.fuse
+def test_mounted_docker_config_authenticates_skopeo(tmp_path: Path, live_registry: registry.Registry) -> None:
+    """The mount's .docker/config.json is read by skopeo straight from FUSE."""
+    args = pull_secret_files(tmp_path, live_registry.host, registry.USER, registry.PASSWORD, legacy=False)
+    mountpoint = tmp_path / "mnt"
+    mountpoint.mkdir()
+    with Mount(mountpoint, args):
+        result = subprocess.run(
+            [
+                "skopeo",
+                "inspect",
+                "--tls-verify=false",
+                "--authfile",
+                str(mountpoint / ".docker" / "config.json"),
+                live_registry.image,
+            ],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert 0 == result.returncode, result.stderr
