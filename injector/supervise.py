@@ -22,6 +22,34 @@ TERMINATE_GRACE = 5.0
 """Seconds a child gets after SIGTERM, when injector itself is stopped, before SIGKILL."""
 
 
+def reap_orphans(keep: int) -> int:
+    """Reap every exited child but ``keep`` (whose status trio collects); returns how many.
+
+    As PID 1 injector inherits every orphan of the container; their zombies must be reaped.
+    Children are listed from /proc so that ``keep``'s status is never taken from trio.
+    """
+    reaped = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 0
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/children") as handle:
+                children = [int(pid) for pid in handle.read().split()]
+        except OSError:
+            continue
+        for pid in children:
+            if pid == keep:
+                continue
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                continue
+            reaped += bool(done)
+    return reaped
+
+
 def exit_status(returncode: int) -> int:
     """A shell-style exit status: the child's code, or 128+N when a signal N killed it."""
     return 128 - returncode if returncode < 0 else returncode
@@ -54,6 +82,13 @@ async def _pump(source: trio.abc.ReceiveStream, target_fd: int, redactor: Redact
         await write(tail)
 
 
+async def _reap_while_running(keep: int) -> None:
+    with trio.open_signal_receiver(signal.SIGCHLD) as exits:
+        reap_orphans(keep)
+        async for _ in exits:
+            reap_orphans(keep)
+
+
 async def supervise(
     argv: Sequence[str],
     env: Mapping[bytes, bytes],
@@ -69,6 +104,7 @@ async def supervise(
     if signals is None:
         with trio.open_signal_receiver(*FORWARDED_SIGNALS) as own:
             return await supervise(argv, env, mask, own)
+    init = os.getpid() == 1
     pipe = subprocess.PIPE if mask is not None else None
     process = await trio.lowlevel.open_process(
         list(argv),
@@ -85,6 +121,8 @@ async def supervise(
                         process.send_signal(signum)
 
             nursery.start_soon(forward)
+            if init:
+                nursery.start_soon(_reap_while_running, process.pid)
             async with trio.open_nursery() as pumps:
                 if mask is not None:
                     assert process.stdout is not None and process.stderr is not None
