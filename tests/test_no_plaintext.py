@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -320,7 +319,7 @@ def test_mount_with_reads_updates_and_a_crash_writes_no_canary(tmp_path: Path, c
         stderr=subprocess.PIPE,
     )
     try:
-        wait_for(lambda: (mountpoint / ".env").exists(), what="the mount")
+        wait_for((mountpoint / ".env").exists, what="the mount")
         assert canaries.values["volume"].encode() == (mountpoint / "vol" / "f.txt").read_bytes()
         env_file = (mountpoint / ".env").read_bytes()
         assert canaries.values["encrypted"].encode() in env_file
