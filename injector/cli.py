@@ -251,6 +251,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.mask or os.getpid() == 1:
         import trio
 
+        from injector.hardening import harden_process
+
+        harden_process(with_child=True)
         from injector.supervise import supervise
 
         mask = resolution.sensitive_values() if args.mask else None

@@ -10,10 +10,7 @@ Structure (all under one nursery, nothing left running on return):
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
-import resource
 import signal
 import sys
 import time
@@ -27,13 +24,12 @@ from fuse.mount import MountError, mount_options, prepare_mountpoint, replace_tr
 from fuse.tree import Tree, build_tree
 from injector.audit import AuditLog
 from injector.errors import InjectorError, UsageError
+from injector.hardening import harden_process
 from injector.load import Request, load
 from injector.mountview import mount_view
 from injector.resolve import Resolution
 from injector.supervise import FORWARDED_SIGNALS, supervise
 from injector.watch import Watcher
-
-PR_SET_DUMPABLE = 4
 
 
 class MountSettings(NamedTuple):
@@ -51,13 +47,6 @@ class MountSettings(NamedTuple):
 def _say(message: str) -> None:
     sys.stderr.write(f"injector: {message}\n")
     sys.stderr.flush()
-
-
-def harden_process() -> None:
-    """No core dumps and no ptrace by other users: secrets live in this process's memory."""
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
 def resolve_or_raise(request: Request) -> Resolution:
@@ -101,7 +90,7 @@ async def mount_and_serve(
 ) -> int:
     """Mount, then run ``child`` until it exits (returning its status) or, without a child, serve
     until SIGTERM/SIGINT (returning 0). The mount is gone when this returns."""
-    harden_process()
+    harden_process(with_child=child is not None)
     resolution = resolve_or_raise(request)
     for warning in resolution.warnings:
         _say(f"warning: {warning}")

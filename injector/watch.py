@@ -74,14 +74,16 @@ class Watcher:
         for directory in directories_to_watch(self._paths):
             _libc.inotify_add_watch(self._fd, os.fsencode(directory), WATCH_MASK)
 
-    async def wait_for_change(self, settle: float = 0.01) -> None:
-        """Return after something changed, once ``settle`` seconds pass without further events."""
+    async def wait_for_change(self, settle: float = 0.01, at_most: float = 0.05) -> None:
+        """Return after something changed: once ``settle`` seconds pass without further events, or
+        ``at_most`` seconds after the first one, so constant churn cannot postpone a reload forever."""
         await self._drain_blocking()
-        while True:
-            with trio.move_on_after(settle) as quiet:
-                await self._drain_blocking()
-            if quiet.cancelled_caught:
-                break
+        with trio.move_on_after(at_most):
+            while True:
+                with trio.move_on_after(settle) as quiet:
+                    await self._drain_blocking()
+                if quiet.cancelled_caught:
+                    break
         self.rescan()
 
     async def _drain_blocking(self) -> None:

@@ -349,3 +349,17 @@ def test_without_allow_other_other_users_cannot_enter(public_mountpoint: Path) -
 
     assert 0 != result.returncode
     assert b"Permission denied" in result.stderr
+
+
+def test_mount_process_is_hardened(example_mount: Mount) -> None:
+    """No core dumps, memory locked (root may), no secret in its argv or environment."""
+    pid = example_mount.process.pid
+    limits = Path(f"/proc/{pid}/limits").read_text()
+    status = Path(f"/proc/{pid}/status").read_text()
+    core = next(line for line in limits.splitlines() if line.startswith("Max core file size"))
+    locked_kb = int(next(line for line in status.splitlines() if line.startswith("VmLck:")).split()[1])
+
+    assert ["0", "0"] == core.split()[4:6]
+    assert locked_kb > 0
+    for exposed in (Path(f"/proc/{pid}/cmdline").read_bytes(), Path(f"/proc/{pid}/environ").read_bytes()):
+        assert b"correct-horse-battery-staple" not in exposed and b"shop-app" not in exposed
