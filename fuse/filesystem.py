@@ -1,8 +1,8 @@
 """The pyfuse3 Operations of a read-only filesystem over a replaceable Tree.
 
 Handlers only read ``self.tree`` (swapped by one assignment, so a handler never sees half a
-tree) and the nodes pinned by open handles. Unknown inodes and handles map to errno in one place,
-``_node``/``_handle``; every write-type operation is EROFS.
+tree) and the old nodes the kernel may still reach (``_retired``, until it forgets them). Unknown
+inodes map to ENOENT in one place, ``_node``; every write-type operation is EROFS.
 """
 
 from __future__ import annotations
@@ -57,7 +57,12 @@ class ReadOnlyFilesystem(pyfuse3.Operations):
         self._allowed_uids = allowed_uids
         self._lookups: dict[int, int] = {}
         self._retired: dict[int, Node] = {}
-        self._handles: dict[int, Node] = {}
+        self._open_files: dict[int, int] = {}
+        """inode -> number of open handles. A file handle is its inode number: an inode's content
+        never changes, so a handle needs to pin nothing but the inode, which the kernel keeps
+        (and never forgets) while the file is open."""
+        self._unreachable: set[int] = set()
+        """Retired inodes that only open handles reach: dropped when their last handle closes."""
         self._dir_handles: dict[int, Node] = {}
         self._next_handle = 1
         self.opens = 0
@@ -71,10 +76,10 @@ class ReadOnlyFilesystem(pyfuse3.Operations):
             raise pyfuse3.FUSEError(errno.ENOENT)
         return node
 
-    def _new_handle(self, node: Node, table: dict[int, Node]) -> int:
+    def _new_dir_handle(self, node: Node) -> int:
         handle = self._next_handle
         self._next_handle += 1
-        table[handle] = node
+        self._dir_handles[handle] = node
         return handle
 
     # -- replacing the tree -------------------------------------------------------------------------
@@ -88,6 +93,15 @@ class ReadOnlyFilesystem(pyfuse3.Operations):
         for inode in [inode for inode in self._retired if inode in tree.nodes]:
             del self._retired[inode]
         return changes(old, tree)
+
+    def forget_unreachable(self, inodes: Sequence[int]) -> None:
+        """Drop old nodes the kernel can no longer reach by name, once no open handle pins them."""
+        for inode in inodes:
+            if inode in self._retired and not self._open_files.get(inode):
+                del self._retired[inode]
+                self._lookups.pop(inode, None)
+            elif inode in self._retired:
+                self._unreachable.add(inode)
 
     # -- attributes and names -----------------------------------------------------------------------
 
@@ -141,6 +155,7 @@ class ReadOnlyFilesystem(pyfuse3.Operations):
             else:
                 self._lookups.pop(inode, None)
                 self._retired.pop(inode, None)
+                self._unreachable.discard(inode)
 
     async def access(self, inode: int, mode: int, ctx: pyfuse3.RequestContext) -> bool:
         self._node(inode)
@@ -163,7 +178,7 @@ class ReadOnlyFilesystem(pyfuse3.Operations):
         if node.children is None:
             raise pyfuse3.FUSEError(errno.ENOTDIR)
         # The handle pins the directory as it is now: a listing never mixes two trees.
-        return self._new_handle(node, self._dir_handles)
+        return self._new_dir_handle(node)
 
     async def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
         directory = self._dir_handles.get(fh)
@@ -201,11 +216,12 @@ class ReadOnlyFilesystem(pyfuse3.Operations):
         if node.is_dir:
             raise pyfuse3.FUSEError(errno.EISDIR)
         self.opens += 1
-        # The handle pins this inode's content, which never changes: the page cache may be kept.
-        return pyfuse3.FileInfo(fh=self._new_handle(node, self._handles), keep_cache=True)
+        self._open_files[inode] = self._open_files.get(inode, 0) + 1
+        # This inode's content never changes: the page cache may be kept across opens.
+        return pyfuse3.FileInfo(fh=inode, keep_cache=True)
 
     async def read(self, fh: int, off: int, size: int) -> bytes:
-        node = self._handles.get(fh)
+        node = self.tree.nodes.get(fh) or self._retired.get(fh)
         if node is None:
             raise pyfuse3.FUSEError(errno.EBADF)
         self.reads += 1
@@ -217,7 +233,15 @@ class ReadOnlyFilesystem(pyfuse3.Operations):
         raise pyfuse3.FUSEError(errno.ENOSYS)
 
     async def release(self, fh: int) -> None:
-        self._handles.pop(fh, None)
+        left = self._open_files.get(fh, 0) - 1
+        if left > 0:
+            self._open_files[fh] = left
+            return
+        self._open_files.pop(fh, None)
+        if fh in self._unreachable:
+            self._unreachable.discard(fh)
+            self._retired.pop(fh, None)
+            self._lookups.pop(fh, None)
 
     # -- extended attributes: none ------------------------------------------------------------------
 

@@ -85,9 +85,34 @@ async def serve(
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(pyfuse3.main)
+            # stat() of the mountpoint needs this process to answer: ask from a worker thread.
+            await trio.to_thread.run_sync(tune_connection, mountpoint)
             task_status.started()
     finally:
         pyfuse3.close(unmount=True)
+
+
+FUSECTL = "/sys/fs/fuse/connections"
+MAX_BACKGROUND = 256
+"""Background requests (RELEASE among them) the kernel may have in flight at once. Its default of
+12 lets RELEASEs queue up behind opens under load, each keeping an old version in memory."""
+
+
+def tune_connection(mountpoint: str) -> bool:
+    """Raise the connection's max_background through fusectl, where it can be written (root).
+
+    The fuse control filesystem is mounted at its usual place when it is not (systemd does so at
+    boot on most systems; minimal containers and VMs often skip it).
+    """
+    if os.geteuid() == 0 and os.path.isdir(FUSECTL) and not os.path.ismount(FUSECTL):
+        subprocess.run(["mount", "-t", "fusectl", "fusectl", FUSECTL], capture_output=True, check=False)
+    try:
+        connection = os.path.join(FUSECTL, str(os.minor(os.stat(mountpoint).st_dev)))
+        with open(os.path.join(connection, "max_background"), "w") as handle:
+            handle.write(str(MAX_BACKGROUND))
+    except OSError:
+        return False
+    return True
 
 
 async def replace_tree(fs: ReadOnlyFilesystem, tree: Tree) -> None:
@@ -98,14 +123,22 @@ async def replace_tree(fs: ReadOnlyFilesystem, tree: Tree) -> None:
     """
     invalidations = fs.replace(tree)
     if invalidations.entries or invalidations.attributes:
-        await trio.to_thread.run_sync(_invalidate, invalidations)
+        unreachable = await trio.to_thread.run_sync(_invalidate, invalidations)
+        fs.forget_unreachable(unreachable)
 
 
-def _invalidate(invalidations: Invalidations) -> None:
-    # ENOENT: the kernel had not cached that name or inode; there is nothing to forget.
+def _invalidate(invalidations: Invalidations) -> list[int]:
+    """Tell the kernel what changed; returns the old inodes it no longer reaches by any name."""
+    unreachable = []
     for parent, name, deleted in invalidations.entries:
-        with contextlib.suppress(OSError):
+        try:
             pyfuse3.invalidate_entry(parent, name, deleted)
+        except OSError:
+            # The kernel's entry for that name is gone or already names another inode (a lookup
+            # came between the swap and this call): it will never evict, hence never forget, the
+            # old inode on its own. Only open handles can still reach it.
+            unreachable.append(deleted)
     for inode in invalidations.attributes:
         with contextlib.suppress(OSError):
             pyfuse3.invalidate_inode(inode, attr_only=True)
+    return unreachable

@@ -202,7 +202,7 @@ class Invalidations(NamedTuple):
     """What the kernel must forget after replacing ``old`` by ``new``."""
 
     entries: tuple[tuple[int, bytes, int], ...]
-    """(parent inode, name, deleted inode or 0): names whose inode changed or vanished."""
+    """(parent inode, name, old inode): names whose inode changed or vanished."""
     attributes: tuple[int, ...]
     """Inodes kept whose attributes changed (directories whose entries changed)."""
 
@@ -217,7 +217,9 @@ def changes(old: Tree, new: Tree) -> Invalidations:
         if new_inode == inode:
             continue
         parent = old.by_path[posixpath.dirname(path)]
-        entries.append((parent, posixpath.basename(path).encode(), inode if new_inode is None else 0))
+        # The old inode is gone from the tree whether the name vanished or now names a new inode:
+        # tell the kernel it was deleted, so it evicts (and forgets) it once no one holds it open.
+        entries.append((parent, posixpath.basename(path).encode(), inode))
     for inode in new.by_path.values():
         node = new.nodes[inode]
         old_node = old.nodes.get(inode)

@@ -63,7 +63,7 @@ def test_invalidations_name_changed_and_removed_entries() -> None:
     result = changes(first, second)
 
     d = first.by_path["d"]
-    assert {(d, b"b", 0), (ROOT_INODE, b"gone", first.by_path["gone"])} == set(result.entries)
+    assert {(d, b"b", first.by_path["d/b"]), (ROOT_INODE, b"gone", first.by_path["gone"])} == set(result.entries)
     assert {ROOT_INODE, d} == set(result.attributes)  # entries replaced in both: their mtimes move
 
 
