@@ -63,6 +63,8 @@ def load(request: Request, *, every_problem: bool = False) -> Resolution:
     )
     pod_document = select_pod_document(pod_documents, request.pod_name, request.pod_file)
     pod, pod_errors = parse_pod(pod_document, request.namespace or "default")
+    if pod_errors and not any(".containers[" in c.field for c in pod.containers):
+        raise pod_errors[0]  # the pod's containers could not be read: say why, not "no container"
     container = select_container(pod, request.container)
     documents, source_errors = read_documents(
         request.secrets,

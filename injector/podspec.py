@@ -352,7 +352,8 @@ def _parse_container(reader: _Reader, raw: object, field: str) -> Container:
 def _parse_env_from(reader: _Reader, raw: object, field: str) -> EnvFrom | None:
     body = reader.mapping(raw, field)
     prefix = reader.string(body.get("prefix"), f"{field}.prefix") or ""
-    for message in names.relaxed_env_var_name_problems(prefix) if prefix else ():
+    prefix_problems = names.relaxed_env_var_name_problems(prefix) if prefix else []
+    for message in prefix_problems:
         reader.error(f"Invalid value: {message}", f"{field}.prefix")
     sources = [key for key in ("secretRef", "configMapRef") if body.get(key) is not None]
     if len(sources) != 1:
@@ -365,7 +366,7 @@ def _parse_env_from(reader: _Reader, raw: object, field: str) -> EnvFrom | None:
     ref = reader.mapping(body.get(sources[0]), at)
     name = reader.string(ref.get("name"), f"{at}.name", required=True)
     optional = reader.boolean(ref.get("optional"), f"{at}.optional")
-    if not name:
+    if not name or prefix_problems:
         return None
     for message in names.dns_subdomain_problems(name):
         reader.error(f"Invalid value: {message}", f"{at}.name")

@@ -76,6 +76,7 @@ class Resolution(NamedTuple):
         return found
 
 
+_REFERENCE = re.compile(r"\$\(([^)]*)\)")
 _SUBSCRIPT = re.compile(r"metadata\.(labels|annotations)\['(.*)'\]\Z", re.S)
 _MISSING_OBJECT = {"Secret": "secret", "ConfigMap": "configmap"}
 
@@ -132,8 +133,11 @@ class _Resolver:
         for var in self.container.env:
             if var.value is not None:
                 value = expand(var.value.encode("utf-8"), lookup)
-                # An expanded reference to a secret value carries that secret.
-                sensitive = any(entry.sensitive and f"$({entry.name})" in var.value for entry in env.values())
+                # An expanded reference to a secret value carries that secret (an escaped `$$(` is
+                # counted too: erring on the side of masking).
+                sensitive = "$(" in var.value and any(
+                    (entry := env.get(name)) is not None and entry.sensitive for name in _REFERENCE.findall(var.value)
+                )
                 env[var.name] = EnvEntry(var.name, value, sensitive)
             elif var.key_ref is not None:
                 ref = var.key_ref

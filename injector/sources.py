@@ -88,9 +88,14 @@ def load_age_identities(paths: Sequence[str]) -> list[object]:
     return identities
 
 
+AGE_HEADERS = (b"age-encryption.org/v1\n", b"-----BEGIN AGE ENCRYPTED FILE-----")
+
+
 def decrypt_age(data: bytes, identities: Sequence[object], source: str) -> bytes:
     import pyrage
 
+    if not data.lstrip().startswith(AGE_HEADERS):
+        raise SourceError("cannot decrypt age file: not an age file (no age-encryption.org/v1 header)", source=source)
     try:
         return bytes(pyrage.decrypt(data, list(identities)))
     except pyrage.DecryptError as exc:
