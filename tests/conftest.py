@@ -51,6 +51,20 @@ def canary() -> str:
     return "CANARY-" + os.urandom(12).hex()
 
 
+def new_age_key(path: Path) -> str:
+    """Make an age identity file with the real age-keygen; returns its recipient."""
+    subprocess.run(["age-keygen", "-o", str(path)], check=True, capture_output=True)
+    return subprocess.run(["age-keygen", "-y", str(path)], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def age_encrypt(plain: Path, recipient: str) -> Path:
+    """Encrypt ``plain`` with the real age CLI to ``plain.age`` and remove the plaintext."""
+    sealed = plain.with_name(plain.name + ".age")
+    subprocess.run(["age", "-r", recipient, "-o", str(sealed), str(plain)], check=True)
+    plain.unlink()
+    return sealed
+
+
 def assert_no_traceback(stderr: bytes, *secrets: str) -> None:
     text = stderr.decode("utf-8", "replace")
     assert "Traceback" not in text, text
@@ -58,4 +72,12 @@ def assert_no_traceback(stderr: bytes, *secrets: str) -> None:
         assert secret not in text, "a secret value leaked into stderr"
 
 
-__all__: Sequence[str] = ["EXAMPLES", "REPO", "assert_no_traceback", "injector", "write_manifests"]
+__all__: Sequence[str] = [
+    "EXAMPLES",
+    "REPO",
+    "age_encrypt",
+    "assert_no_traceback",
+    "injector",
+    "new_age_key",
+    "write_manifests",
+]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, assert_no_traceback, injector, write_manifests
+from tests.conftest import EXAMPLES, age_encrypt, assert_no_traceback, injector, new_age_key, write_manifests
 from tests.manifests import container, env_from, pod, secret, secret_key_ref, value
 
 EXAMPLE = ["--pod", str(EXAMPLES / "pod.yaml"), "--secrets", str(EXAMPLES / "secrets")]
@@ -267,13 +267,7 @@ needs_age = pytest.mark.skipif(shutil.which("age") is None, reason="the age CLI 
 def test_age_encrypted_manifest_is_decrypted_in_memory(tmp_path: Path, app: list[str], canary: str) -> None:
     """A file encrypted by the real age CLI is read with the identity, nothing decrypted lands on disk."""
     key = tmp_path / "key.txt"
-    subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
-    recipient = subprocess.run(
-        ["age-keygen", "-y", str(key)], check=True, capture_output=True, text=True
-    ).stdout.strip()
-    plain = tmp_path / "secrets" / "api.yaml"
-    subprocess.run(["age", "-r", recipient, "-o", str(plain) + ".age", str(plain)], check=True)
-    plain.unlink()
+    age_encrypt(tmp_path / "secrets" / "api.yaml", new_age_key(key))
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
 
     by_flag = injector("render", "env", *app, "--age-identity", str(key))
@@ -289,14 +283,8 @@ def test_age_encrypted_manifest_is_decrypted_in_memory(tmp_path: Path, app: list
 @needs_age
 def test_age_file_with_wrong_identity_is_one_line(tmp_path: Path, app: list[str], canary: str) -> None:
     right, wrong = tmp_path / "right.txt", tmp_path / "wrong.txt"
-    for key in (right, wrong):
-        subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
-    recipient = subprocess.run(
-        ["age-keygen", "-y", str(right)], check=True, capture_output=True, text=True
-    ).stdout.strip()
-    plain = tmp_path / "secrets" / "api.yaml"
-    subprocess.run(["age", "-r", recipient, "-o", str(plain) + ".age", str(plain)], check=True)
-    plain.unlink()
+    new_age_key(wrong)
+    age_encrypt(tmp_path / "secrets" / "api.yaml", new_age_key(right))
 
     result = injector("render", "env", *app, "--age-identity", str(wrong))
 

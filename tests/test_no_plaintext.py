@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import pytest
 
-from tests.conftest import write_manifests
+from tests.conftest import age_encrypt, new_age_key, write_manifests
 from tests.manifests import config_map, container, env_from, pod, secret, secret_key_ref, value
 from tests.mounting import replace_file, requires_fuse, wait_for
 
@@ -123,43 +123,43 @@ def canaries(tmp_path: Path) -> Canaries:
     args = ["--pod", str(tmp_path / "pod.yaml"), "--secrets", str(secrets)]
     if shutil.which("age"):
         key = tmp_path / "key.txt"
-        subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
-        recipient = subprocess.run(
-            ["age-keygen", "-y", str(key)], check=True, capture_output=True, text=True
-        ).stdout.strip()
-        sealed = tmp_path / "sealed.yaml"
+        sealed = secrets / "sealed.yaml"
         write_manifests(sealed, secret("sealed", {"E": values["encrypted"]}))
-        subprocess.run(["age", "-r", recipient, "-o", str(secrets / "sealed.yaml.age"), str(sealed)], check=True)
-        sealed.unlink()
+        age_encrypt(sealed, new_age_key(key))
         args += ["--age-identity", str(key)]
     else:
         write_manifests(secrets / "sealed.yaml", secret("sealed", {"E": values["encrypted"]}))
     return Canaries(values, tmp_path, args)
 
 
+def under_strace(trace_file: Path, *injector_args: str) -> list[str]:
+    """The command line running ``injector ARGS`` under strace, recording write-type calls."""
+    return [
+        "strace",
+        "-f",
+        "-qq",
+        "-y",
+        "-xx",
+        "-s",
+        "4194304",
+        "-e",
+        f"trace={TRACED_CALLS}",
+        "-e",
+        "signal=none",
+        "-o",
+        str(trace_file),
+        sys.executable,
+        "-m",
+        "injector",
+        *injector_args,
+    ]
+
+
 def traced(tmp_path: Path, *args: str, **kwargs: object) -> tuple[subprocess.CompletedProcess[bytes], Trace]:
     trace_file = Path("/dev/shm") / f"injector-trace-{os.getpid()}-{time.monotonic_ns()}"  # tmpfs, not disk
     try:
         result = subprocess.run(
-            [
-                "strace",
-                "-f",
-                "-qq",
-                "-y",
-                "-xx",
-                "-s",
-                "4194304",
-                "-e",
-                f"trace={TRACED_CALLS}",
-                "-e",
-                "signal=none",
-                "-o",
-                str(trace_file),
-                sys.executable,
-                "-m",
-                "injector",
-                *args,
-            ],
+            under_strace(trace_file, *args),
             capture_output=True,
             timeout=120,
             check=False,
@@ -291,30 +291,15 @@ def test_mount_with_reads_updates_and_a_crash_writes_no_canary(tmp_path: Path, c
     audit = tmp_path / "audit.jsonl"
     trace_file = Path("/dev/shm") / f"injector-trace-mount-{os.getpid()}"
     process = subprocess.Popen(
-        [
-            "strace",
-            "-f",
-            "-qq",
-            "-y",
-            "-xx",
-            "-s",
-            "4194304",
-            "-e",
-            f"trace={TRACED_CALLS}",
-            "-e",
-            "signal=none",
-            "-o",
-            str(trace_file),
-            sys.executable,
-            "-m",
-            "injector",
+        under_strace(
+            trace_file,
             "mount",
             "--watch",
             "--audit",
             str(audit),
             *canaries.args,
             str(mountpoint),
-        ],
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
