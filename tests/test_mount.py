@@ -257,8 +257,10 @@ def test_invalid_update_keeps_last_good_tree(live: tuple[Mount, Path]) -> None:
     assert b"v1" == (mount.path / "token").read_bytes()
     code, err = mount.stop()
     assert 0 == code
-    assert err.count("update not applied, still serving the last good content") == 2
+    # (a slow machine may also reload between the editor's write and rename: more lines, same content)
+    assert err.count("update not applied, still serving the last good content") >= 2
     assert "invalid YAML" in err and "couldn't find key token in Secret shop/app" in err
+    assert "updated" not in err
 
 
 READER = """
