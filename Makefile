@@ -3,13 +3,15 @@ VENV      ?= .venv
 PYTHON    ?= python3
 BIN       := $(VENV)/bin
 # System packages: FUSE (pyfuse3 builds against libfuse3), and the real tools the tests use:
-# age (encrypt fixtures), skopeo + docker-registry + htpasswd (pull-secret test), strace, docker CLI parser.
+# age (encrypt fixtures), skopeo + docker-registry + htpasswd (pull-secret test), strace; kubectl (Debian's
+# kubernetes-client, unless a kubectl is already there) against the stand-in API server.
 APT_PACKAGES := fuse3 libfuse3-dev pkg-config gcc python3-venv age skopeo docker-registry apache2-utils strace
 
 .PHONY: demo test lint system-deps venv clean bench
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v kubectl >/dev/null 2>&1 || missing="$$missing kubernetes-client"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "make: need root to install:$$missing" >&2; exit 1; fi; \
 	  echo "installing:$$missing"; \
