@@ -15,6 +15,7 @@ from injector import __version__
 from injector.errors import InjectorError, InjectorWarning, OutputError, UsageError
 
 if TYPE_CHECKING:
+    from injector.kube import KubeSettings
     from injector.load import Request
     from injector.resolve import Resolution
     from injector.serve import MountSettings
@@ -44,6 +45,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="age identity file for *.age manifests (repeatable; default $INJECTOR_AGE_IDENTITY)",
     )
+    parser.add_argument(
+        "--kube", action="store_true", help="also fetch referenced Secrets/ConfigMaps from the Kubernetes API (by name)"
+    )
+    parser.add_argument(
+        "--kubeconfig", metavar="FILE", help="kubeconfig for --kube (default: in-cluster, $KUBECONFIG, ~/.kube/config)"
+    )
+    parser.add_argument("--context", metavar="NAME", help="kubeconfig context for --kube")
     parser.add_argument(
         "--keep-invalid-env-keys",
         action="store_true",
@@ -162,7 +170,16 @@ def _request(args: argparse.Namespace) -> Request:
         namespace=args.namespace,
         age_identities=identities,
         skip_invalid_env_keys=not args.keep_invalid_env_keys,
+        kube=_kube_settings(args),
     )
+
+
+def _kube_settings(args: argparse.Namespace) -> KubeSettings | None:
+    if not (args.kube or args.kubeconfig or args.context):
+        return None
+    from injector.kube import KubeSettings
+
+    return KubeSettings(kubeconfig=args.kubeconfig, context=args.context)
 
 
 def _resolve(args: argparse.Namespace) -> Resolution:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from injector.errors import InjectorError, ManifestError
 from injector.manifest import Document, parse_documents
 from injector.objects import DATA_KINDS, DataObject, ObjectKey, parse_data_object
 from injector.podspec import parse_pod, select_container, select_pod_document
-from injector.resolve import Resolution, resolve_container
+from injector.resolve import Resolution, referenced_objects, resolve_container
 from injector.sources import read_bytes, read_documents
+
+if TYPE_CHECKING:
+    from injector.kube import KubeSettings
 
 
 class Request(NamedTuple):
@@ -22,6 +25,8 @@ class Request(NamedTuple):
     namespace: str | None = None
     age_identities: Sequence[str] = ()
     skip_invalid_env_keys: bool = True
+    kube: KubeSettings | None = None
+    """Also fetch the referenced objects from the Kubernetes API."""
 
 
 def build_snapshot(
@@ -74,6 +79,18 @@ def load(request: Request, *, every_problem: bool = False) -> Resolution:
     # Secrets and ConfigMaps written beside the pod (one all-in-one manifest) count too.
     documents = [doc for doc in pod_documents if doc.body.get("kind") in DATA_KINDS] + documents
     snapshot, object_errors = build_snapshot(documents, pod.namespace)
+    if request.kube is not None:
+        from injector.kube import fetch_sync
+
+        fetched, fetch_errors = fetch_sync(request.kube, referenced_objects(pod, container))
+        object_errors += fetch_errors
+        for obj in fetched:
+            if obj.key in snapshot:
+                object_errors.append(
+                    ManifestError(f"also defined in {snapshot[obj.key].origin}", source=obj.origin, obj=obj.ref)
+                )
+            else:
+                snapshot[obj.key] = obj
     resolution = resolve_container(pod, container, snapshot, skip_invalid_env_keys=request.skip_invalid_env_keys)
     input_errors = [*pod_errors, *source_errors, *object_errors]
     if input_errors and not every_problem:

@@ -328,6 +328,20 @@ def _quote_downward(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+def referenced_objects(pod: PodSpec, container: Container) -> set[ObjectKey]:
+    """Every Secret and ConfigMap the container's env, mounted volumes and the pod's pull secrets name:
+    what a source must fetch (by name) before resolving."""
+    keys = {ObjectKey(source.kind, pod.namespace, source.name) for source in container.env_from}
+    keys |= {ObjectKey(var.key_ref.kind, pod.namespace, var.key_ref.name) for var in container.env if var.key_ref}
+    for mount in container.volume_mounts:
+        volume = pod.volumes.get(mount.volume)
+        for projection in volume.projections if volume else ():
+            if projection.kind in _MISSING_OBJECT:
+                keys.add(ObjectKey(projection.kind, pod.namespace, projection.name))
+    keys |= {ObjectKey("Secret", pod.namespace, pull.name) for pull in pod.image_pull_secrets}
+    return keys
+
+
 def resolve_container(
     pod: PodSpec, container: Container, snapshot: Snapshot, *, skip_invalid_env_keys: bool = True
 ) -> Resolution:

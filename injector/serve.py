@@ -91,7 +91,8 @@ async def mount_and_serve(
     """Mount, then run ``child`` until it exits (returning its status) or, without a child, serve
     until SIGTERM/SIGINT (returning 0). The mount is gone when this returns."""
     harden_process(with_child=child is not None)
-    resolution = resolve_or_raise(request)
+    # In a worker thread: a --kube source runs its own event loop to fetch.
+    resolution = await trio.to_thread.run_sync(resolve_or_raise, request)
     for warning in resolution.warnings:
         _say(f"warning: {warning}")
     tree = build(resolution, settings, None)
