@@ -7,7 +7,7 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, NoReturn
 
@@ -85,6 +85,13 @@ def _mount_options(parser: argparse.ArgumentParser, *, for_run: bool) -> None:
         help="only these uids (and root) may open files (repeatable); denials are audited",
     )
     parser.add_argument("--audit", metavar="FILE|-", help="one JSON line per open (who, what; never content)")
+    parser.add_argument(
+        "--wait-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="with --kube --watch: how long to retry an unreachable API server at start",
+    )
 
 
 def _mount_settings(args: argparse.Namespace, mountpoint: str) -> MountSettings:
@@ -100,15 +107,38 @@ def _mount_settings(args: argparse.Namespace, mountpoint: str) -> MountSettings:
         allow_other=args.allow_other,
         allowed_uids=frozenset(args.allowed_uid) if args.allowed_uid else None,
         audit=args.audit,
+        wait_timeout=args.wait_timeout,
     )
 
 
-def cmd_mount(args: argparse.Namespace) -> int:
+def run_trio(main: Callable[[], Awaitable[int]]) -> int:
+    """Run ``main`` under trio; an injector error raised inside nurseries leaves as itself, not as a group."""
     import trio
 
+    try:
+        result: int = trio.run(main)
+        return result
+    except BaseExceptionGroup as group:
+        leaves = _leaves(group)
+        first = next((leaf for leaf in leaves if isinstance(leaf, InjectorError)), None)
+        if first is not None:
+            raise first from None
+        if leaves and all(isinstance(leaf, KeyboardInterrupt) for leaf in leaves):
+            raise KeyboardInterrupt from None
+        raise
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return found
+
+
+def cmd_mount(args: argparse.Namespace) -> int:
     from injector.serve import mount_and_serve
 
-    return trio.run(mount_and_serve, _request(args), _mount_settings(args, args.mountpoint))
+    return run_trio(partial(mount_and_serve, _request(args), _mount_settings(args, args.mountpoint)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -246,8 +276,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise OutputError("value contains a NUL byte, which no environment can hold", field=f"env {entry.name}")
         env[entry.name.encode("ascii")] = entry.value
     if args.mount:
-        import trio
-
         from injector.serve import mount_and_serve
 
         mount_env = dict(env)
@@ -255,7 +283,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if resolution.has_pull_secrets and args.volume is None:
             mount_env[b"DOCKER_CONFIG"] = os.fsencode(os.path.join(os.path.abspath(args.mount), ".docker"))
         mask = resolution.sensitive_values() if args.mask else None
-        return trio.run(
+        return run_trio(
             partial(
                 mount_and_serve,
                 _request(args),
@@ -266,15 +294,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         )
     if args.mask or os.getpid() == 1:
-        import trio
-
         from injector.hardening import harden_process
-
-        harden_process(with_child=True)
         from injector.supervise import supervise
 
+        harden_process(with_child=True)
         mask = resolution.sensitive_values() if args.mask else None
-        return trio.run(supervise, argv, env, mask)
+        return run_trio(partial(supervise, argv, env, mask))
     sys.stdout.flush()
     sys.stderr.flush()
     try:

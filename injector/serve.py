@@ -14,8 +14,8 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 import trio
 
@@ -23,13 +23,17 @@ from fuse.filesystem import ReadOnlyFilesystem
 from fuse.mount import MountError, mount_options, prepare_mountpoint, replace_tree, serve
 from fuse.tree import Tree, build_tree
 from injector.audit import AuditLog
-from injector.errors import InjectorError, UsageError
+from injector.errors import InjectorError, SourceError, UsageError
 from injector.hardening import harden_process
-from injector.load import Request, load
+from injector.load import Request, load, referenced_keys
 from injector.mountview import mount_view
+from injector.objects import DataObject, ObjectKey
 from injector.resolve import Resolution
 from injector.supervise import FORWARDED_SIGNALS, supervise
 from injector.watch import Watcher
+
+if TYPE_CHECKING:
+    from injector.kubewatch import Follower
 
 
 class MountSettings(NamedTuple):
@@ -42,6 +46,8 @@ class MountSettings(NamedTuple):
     allow_other: bool = False
     allowed_uids: frozenset[int] | None = None
     audit: str | None = None
+    wait_timeout: float = 60.0
+    """Seconds to wait for the API server at start (--kube): retried with backoff until then."""
 
 
 def _say(message: str) -> None:
@@ -49,8 +55,12 @@ def _say(message: str) -> None:
     sys.stderr.flush()
 
 
-def resolve_or_raise(request: Request) -> Resolution:
-    resolution = load(request)
+def _api_objects(follower: Follower | None) -> dict[ObjectKey, DataObject] | None:
+    return None if follower is None else dict(follower.objects)
+
+
+def resolve_or_raise(request: Request, api_objects: Mapping[ObjectKey, DataObject] | None = None) -> Resolution:
+    resolution = load(request, api_objects=api_objects)
     if resolution.errors:
         raise resolution.errors[0]
     return resolution
@@ -63,14 +73,33 @@ def build(resolution: Resolution, settings: MountSettings, previous: Tree | None
     return build_tree(files, dirs=dirs, root=root, uid=uid, gid=gid, now_ns=time.time_ns(), previous=previous)
 
 
-async def keep_current(fs: ReadOnlyFilesystem, request: Request, settings: MountSettings) -> None:
-    """Reload on every change of the sources; swap the tree only when the new input is valid."""
-    paths = [request.pod_file, *request.secrets, *request.age_identities]
+async def _first_of(*waits: Callable[[], Awaitable[object]]) -> None:
+    """Return as soon as one of ``waits`` returns (the others are cancelled)."""
+    async with trio.open_nursery() as nursery:
+
+        async def run(wait: Callable[[], Awaitable[object]]) -> None:
+            await wait()
+            nursery.cancel_scope.cancel()
+
+        for wait in waits:
+            nursery.start_soon(run, wait)
+
+
+async def keep_current(
+    fs: ReadOnlyFilesystem, request: Request, settings: MountSettings, follower: Follower | None = None
+) -> None:
+    """Reload on every change of the files or of the followed API objects; swap the tree only when
+    the new input is valid (otherwise the last good content stays served)."""
+    paths = [] if request.pod_body is not None else [request.pod_file]
+    paths += [*request.secrets, *request.age_identities]
     with Watcher(paths) as watcher:
         while True:
-            await watcher.wait_for_change()
+            waits: list[Callable[[], Awaitable[object]]] = [watcher.wait_for_change]
+            if follower is not None:
+                waits.append(follower.wait_changed)
+            await _first_of(*waits)
             try:
-                resolution = await trio.to_thread.run_sync(resolve_or_raise, request)
+                resolution = await trio.to_thread.run_sync(resolve_or_raise, request, _api_objects(follower))
                 tree = build(resolution, settings, fs.tree)
             except InjectorError as exc:
                 _say(f"update not applied, still serving the last good content: {exc}")
@@ -91,8 +120,53 @@ async def mount_and_serve(
     """Mount, then run ``child`` until it exits (returning its status) or, without a child, serve
     until SIGTERM/SIGINT (returning 0). The mount is gone when this returns."""
     harden_process(with_child=child is not None)
-    # In a worker thread: a --kube source runs its own event loop to fetch.
-    resolution = await trio.to_thread.run_sync(resolve_or_raise, request)
+    async with trio.open_nursery() as sources:
+        follower = None
+        if request.kube is not None and settings.watch:
+            follower = await start_follower(sources, request, settings)
+        status = await _mount_and_serve(request, settings, follower, child=child, child_env=child_env, mask=mask)
+        sources.cancel_scope.cancel()
+    return status
+
+
+async def start_follower(nursery: trio.Nursery, request: Request, settings: MountSettings) -> Follower:
+    """Fetch every referenced object and keep following them (a watch each) in ``nursery``."""
+    from injector.kube import KubeClient, load_config
+    from injector.kubewatch import Follower
+
+    assert request.kube is not None
+    keys = await trio.to_thread.run_sync(referenced_keys, request)
+    client = KubeClient(load_config(request.kube, os.environ))
+    follower = Follower(client, keys, log=log_event)
+    with trio.move_on_after(settings.wait_timeout) as waited:
+        await nursery.start(follower.run)
+    if waited.cancelled_caught:
+        raise SourceError(
+            f"the API server did not answer within {settings.wait_timeout:g} s (--wait-timeout)",
+            source=str(client.config.cluster.server),
+        )
+    return follower
+
+
+def log_event(**fields: object) -> None:
+    """One JSON object per line on stderr; callers pass names and codes, never values."""
+    import json
+
+    fields = {"time": round(time.time(), 3), **fields}
+    sys.stderr.write(json.dumps(fields) + "\n")
+
+
+async def _mount_and_serve(
+    request: Request,
+    settings: MountSettings,
+    follower: Follower | None,
+    *,
+    child: Sequence[str] | None,
+    child_env: Mapping[bytes, bytes] | None,
+    mask: Mapping[bytes, str] | None,
+) -> int:
+    # In a worker thread: a one-shot --kube source runs its own event loop to fetch.
+    resolution = await trio.to_thread.run_sync(resolve_or_raise, request, _api_objects(follower))
     for warning in resolution.warnings:
         _say(f"warning: {warning}")
     tree = build(resolution, settings, None)
@@ -113,7 +187,7 @@ async def mount_and_serve(
             async with trio.open_nursery() as nursery:
                 await nursery.start(serve, fs, settings.mountpoint, options)
                 if settings.watch:
-                    nursery.start_soon(keep_current, fs, request, settings)
+                    nursery.start_soon(keep_current, fs, request, settings, follower)
                 if child is not None:
                     status = await supervise(child, dict(child_env or {}), mask, signals)
                 else:

@@ -111,6 +111,7 @@ class ApiServer:
         self.requests: list[tuple[str, str, str]] = []
         """(method, path with query, user) of every request, for tests counting API calls."""
         self.ca_pem = b""
+        self._tls: ssl.SSLContext | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -126,7 +127,9 @@ class ApiServer:
         server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
         server.daemon_threads = True
         if self.tls:
-            server.socket = self._tls_context().wrap_socket(server.socket, server_side=True)
+            if self._tls is None:  # one certificate for the server's life: clients trust it across restarts
+                self._tls = self._tls_context()
+            server.socket = self._tls.wrap_socket(server.socket, server_side=True)
         self.port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="kube-apiserver", daemon=True)

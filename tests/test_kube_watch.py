@@ -1,0 +1,116 @@
+"""mount --kube --watch: the mount follows Secret changes in the API and survives API faults."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.conftest import write_manifests
+from tests.kube_apiserver import ADMIN, Account, ApiServer, rule
+from tests.manifests import container, pod
+from tests.mounting import Mount, requires_fuse, wait_for
+from tests.test_kube_source import kubeconfig
+
+pytestmark = [pytest.mark.fuse, requires_fuse()]
+
+READER = "system:serviceaccount:shop:injector"
+
+
+@pytest.fixture
+def api() -> Iterator[ApiServer]:
+    accounts = {
+        "admin-token": Account("admin", ADMIN),
+        "injector-token": Account(
+            READER, (rule(["get", "watch", "list"], ["secrets"], names=["db", "extra"], namespace="shop"),)
+        ),
+    }
+    server = ApiServer(accounts, tls=True, bookmark_interval=0.5).start()
+    set_db(server, "v1")
+    yield server
+    server.stop()
+
+
+def set_db(api: ApiServer, password: str) -> None:
+    api.put({"kind": "Secret", "metadata": {"name": "db", "namespace": "shop"}, "stringData": {"password": password}})
+
+
+@pytest.fixture
+def live(tmp_path: Path, api: ApiServer) -> Iterator[Mount]:
+    volumes = [
+        {
+            "name": "creds",
+            "projected": {"sources": [{"secret": {"name": "db"}}, {"secret": {"name": "extra", "optional": True}}]},
+        }
+    ]
+    pod_file = write_manifests(
+        tmp_path / "pod.yaml", pod(container(mounts=[{"name": "creds", "mountPath": "/s"}]), volumes=volumes)
+    )
+    config = kubeconfig(tmp_path / "kubeconfig", api, "injector-token")
+    mountpoint = tmp_path / "mnt"
+    mountpoint.mkdir()
+    with Mount(
+        mountpoint, ["--pod", str(pod_file), "--kube", "--kubeconfig", str(config), "--watch", "--volume", "creds"]
+    ) as mount:
+        yield mount
+
+
+def password(mount: Mount) -> bytes:
+    return (mount.path / "password").read_bytes()
+
+
+def test_secret_change_in_the_api_reaches_the_mount(live: Mount, api: ApiServer) -> None:
+    assert b"v1" == password(live)
+
+    set_db(api, "v2")
+
+    wait_for(lambda: password(live) == b"v2", timeout=10, what="the rotated value")
+
+
+def test_one_get_and_one_watch_per_object(live: Mount, api: ApiServer) -> None:
+    time.sleep(1.5)  # idle: bookmarks flow, no new requests
+    requests = [path for _, path, user in api.requests if user == READER]
+    gets = sorted(path for path in requests if "watch" not in path)
+    watches = sorted(parse_qs(urlsplit(path).query)["fieldSelector"][0] for path in requests if "watch=true" in path)
+
+    assert ["/api/v1/namespaces/shop/secrets/db", "/api/v1/namespaces/shop/secrets/extra"] == gets
+    assert ["metadata.name=db", "metadata.name=extra"] == watches
+
+
+@pytest.mark.parametrize("fault", ["drop-watch", "expired-410", "server-errors", "restart"])
+def test_rotation_survives_api_faults(live: Mount, api: ApiServer, fault: str) -> None:
+    if fault == "drop-watch":
+        api.drop_watches()
+    elif fault == "expired-410":
+        set_db(api, "v1b")
+        wait_for(lambda: password(live) == b"v1b", timeout=10, what="v1b")
+        api.compact()
+        api.drop_watches()
+    elif fault == "server-errors":
+        api.faults.fail_next = [500, 500, 429]
+        api.drop_watches()
+    else:
+        api.restart(down_for=0.5)
+
+    set_db(api, "after-fault")
+
+    wait_for(lambda: password(live) == b"after-fault", timeout=20, what="the value set after the fault")
+
+
+def test_optional_secret_deleted_vanishes_required_keeps_last_good(live: Mount, api: ApiServer) -> None:
+    api.put({"kind": "Secret", "metadata": {"name": "extra", "namespace": "shop"}, "stringData": {"bonus": "b"}})
+    bonus = live.path / "bonus"
+    wait_for(bonus.exists, timeout=10, what="the optional secret's file")
+
+    api.remove("Secret", "shop", "extra")
+    wait_for(lambda: not bonus.exists(), timeout=10, what="the optional file to vanish")
+    api.remove("Secret", "shop", "db")
+    time.sleep(1)
+
+    assert b"v1" == password(live)  # required and deleted: the last good content stays
+    code, err = live.stop()
+    assert 0 == code
+    assert 'secret "db" not found' in err and "still serving the last good content" in err
