@@ -181,6 +181,34 @@ def build_parser() -> argparse.ArgumentParser:
     _mount_options(mount, for_run=False)
     mount.add_argument("mountpoint", metavar="MOUNTPOINT", help="an empty directory")
 
+    agent = commands.add_parser("agent", help="sidecar: mount the container's secrets and follow them in the API")
+    source = agent.add_mutually_exclusive_group(required=True)
+    source.add_argument("--pod", metavar="FILE", help="pod spec file (e.g. from a mounted ConfigMap)")
+    source.add_argument(
+        "--self",
+        dest="own_pod",
+        action="store_true",
+        help="read this agent's own Pod from the API (POD_NAME, POD_NAMESPACE)",
+    )
+    agent.add_argument("--pod-name", metavar="NAME", help="which Pod/workload when the file holds several")
+    agent.add_argument("--container", "-c", metavar="NAME", help="the container whose references are served")
+    agent.add_argument("--mount", required=True, metavar="DIR", help="where to mount")
+    agent.add_argument("--listen", metavar="[HOST]:PORT", help="serve /healthz, /readyz and /metrics")
+    agent.add_argument(
+        "--secrets",
+        "-s",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also Secret/ConfigMap manifests (repeatable)",
+    )
+    agent.add_argument("--namespace", "-n", metavar="NS", help="namespace when the pod manifest names none")
+    agent.add_argument("--kubeconfig", metavar="FILE", help="default: in-cluster, then $KUBECONFIG, ~/.kube/config")
+    agent.add_argument("--context", metavar="NAME", help="kubeconfig context")
+    agent.add_argument("--age-identity", action="append", default=[], metavar="FILE", help=argparse.SUPPRESS)
+    agent.add_argument("--keep-invalid-env-keys", action="store_true", help=argparse.SUPPRESS)
+    _mount_options(agent, for_run=False)
+
     check = commands.add_parser("check", help="list every problem; exit 1 if any is an error")
     _common(check)
     return parser
@@ -372,7 +400,20 @@ def _located(problem: InjectorError | InjectorWarning, severity: str) -> str:
     return ": ".join([*(part for part in where if part), severity, problem.problem])
 
 
-COMMANDS = {"run": cmd_run, "render": cmd_render, "check": cmd_check, "mount": cmd_mount}
+def cmd_agent(args: argparse.Namespace) -> int:
+    from injector.agent import run_agent
+    from injector.kube import KubeSettings
+
+    args.kube = True
+    request = _request(args)._replace(
+        pod_file=args.pod or "<own pod>", kube=KubeSettings(kubeconfig=args.kubeconfig, context=args.context)
+    )
+    return run_trio(
+        partial(run_agent, request, _mount_settings(args, args.mount), listen=args.listen, own_pod=args.own_pod)
+    )
+
+
+COMMANDS = {"run": cmd_run, "render": cmd_render, "check": cmd_check, "mount": cmd_mount, "agent": cmd_agent}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,7 @@ backoff and jitter. What was fetched last is kept in memory only.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -42,6 +43,8 @@ class Follower:
         self.objects: dict[ObjectKey, DataObject] = {}
         self.problems: dict[ObjectKey, InjectorError] = {}
         self.versions: dict[ObjectKey, str] = {}
+        self.updated_at: dict[ObjectKey, float] = {}
+        """When each object was last seen to change (wall clock), for the last-update-age metric."""
         self.changed = trio.Event()
         self.watch_restarts = 0
         self.api_errors: dict[int, int] = {}
@@ -77,6 +80,7 @@ class Follower:
         self._store(key, found.to_dict())
 
     def _store(self, key: ObjectKey, raw: dict[str, Any]) -> None:
+        self.updated_at[key] = time.time()
         obj, problems = to_data_object(raw, key.kind, self._server)
         self.versions[key] = str((raw.get("metadata") or {}).get("resourceVersion") or "")
         if obj is None:
@@ -119,6 +123,7 @@ class Follower:
                         continue
                     if event == "DELETED":
                         self.objects.pop(key, None)
+                        self.updated_at[key] = time.time()
                         self.versions[key] = str(raw["metadata"]["resourceVersion"])
                     else:
                         self._store(key, raw)

@@ -36,6 +36,19 @@ if TYPE_CHECKING:
     from injector.kubewatch import Follower
 
 
+class ServeState:
+    """What a running mount has done, for health checks and metrics (plain counters, no values)."""
+
+    def __init__(self) -> None:
+        self.ready = False
+        """The mount serves, and every required reference resolved at least once."""
+        self.resolutions = {"ok": 0, "failed": 0}
+        self.rotation_seconds: list[float] = []
+        """Time from a change seen in a source to the new tree being served, per update."""
+        self.fs: ReadOnlyFilesystem | None = None
+        self.follower: Follower | None = None
+
+
 class MountSettings(NamedTuple):
     mountpoint: str
     volume: str | None = None
@@ -86,10 +99,15 @@ async def _first_of(*waits: Callable[[], Awaitable[object]]) -> None:
 
 
 async def keep_current(
-    fs: ReadOnlyFilesystem, request: Request, settings: MountSettings, follower: Follower | None = None
+    fs: ReadOnlyFilesystem,
+    request: Request,
+    settings: MountSettings,
+    follower: Follower | None = None,
+    state: ServeState | None = None,
 ) -> None:
     """Reload on every change of the files or of the followed API objects; swap the tree only when
     the new input is valid (otherwise the last good content stays served)."""
+    state = state or ServeState()
     paths = [] if request.pod_body is not None else [request.pod_file]
     paths += [*request.secrets, *request.age_identities]
     with Watcher(paths) as watcher:
@@ -98,14 +116,18 @@ async def keep_current(
             if follower is not None:
                 waits.append(follower.wait_changed)
             await _first_of(*waits)
+            seen = time.monotonic()
             try:
                 resolution = await trio.to_thread.run_sync(resolve_or_raise, request, _api_objects(follower))
                 tree = build(resolution, settings, fs.tree)
             except InjectorError as exc:
+                state.resolutions["failed"] += 1
                 _say(f"update not applied, still serving the last good content: {exc}")
                 continue
+            state.resolutions["ok"] += 1
             if tree.by_path != fs.tree.by_path:
                 await replace_tree(fs, tree)
+                state.rotation_seconds.append(time.monotonic() - seen)
                 _say(f"updated {settings.mountpoint}")
 
 
@@ -116,15 +138,27 @@ async def mount_and_serve(
     child: Sequence[str] | None = None,
     child_env: Mapping[bytes, bytes] | None = None,
     mask: Mapping[bytes, str] | None = None,
+    state: ServeState | None = None,
+    also_serve: Callable[[ServeState], Awaitable[None]] | None = None,
 ) -> int:
     """Mount, then run ``child`` until it exits (returning its status) or, without a child, serve
-    until SIGTERM/SIGINT (returning 0). The mount is gone when this returns."""
+    until SIGTERM/SIGINT (returning 0). The mount is gone when this returns.
+
+    ``also_serve`` runs beside the mount for as long as it serves (the agent's HTTP endpoint); it
+    starts before the first resolution so that health checks answer during start-up.
+    """
     harden_process(with_child=child is not None)
+    state = state or ServeState()
     async with trio.open_nursery() as sources:
+        if also_serve is not None:
+            sources.start_soon(also_serve, state)
         follower = None
         if request.kube is not None and settings.watch:
             follower = await start_follower(sources, request, settings)
-        status = await _mount_and_serve(request, settings, follower, child=child, child_env=child_env, mask=mask)
+            state.follower = follower
+        status = await _mount_and_serve(
+            request, settings, follower, child=child, child_env=child_env, mask=mask, state=state
+        )
         sources.cancel_scope.cancel()
     return status
 
@@ -164,6 +198,7 @@ async def _mount_and_serve(
     child: Sequence[str] | None,
     child_env: Mapping[bytes, bytes] | None,
     mask: Mapping[bytes, str] | None,
+    state: ServeState,
 ) -> int:
     # In a worker thread: a one-shot --kube source runs its own event loop to fetch.
     resolution = await trio.to_thread.run_sync(resolve_or_raise, request, _api_objects(follower))
@@ -178,6 +213,8 @@ async def _mount_and_serve(
         _say(recovered)
     audit = AuditLog(settings.audit) if settings.audit else None
     fs = ReadOnlyFilesystem(tree, on_open=audit, allowed_uids=settings.allowed_uids)
+    state.fs = fs
+    state.resolutions["ok"] += 1
     options = mount_options(allow_other=settings.allow_other, fsname=f"injector:{resolution.pod.ref}")
     status = 0
     # Signals are received from before the mount exists, so none can kill the process with the
@@ -186,8 +223,9 @@ async def _mount_and_serve(
         with trio.open_signal_receiver(*FORWARDED_SIGNALS) as signals:
             async with trio.open_nursery() as nursery:
                 await nursery.start(serve, fs, settings.mountpoint, options)
+                state.ready = True
                 if settings.watch:
-                    nursery.start_soon(keep_current, fs, request, settings, follower)
+                    nursery.start_soon(keep_current, fs, request, settings, follower, state)
                 if child is not None:
                     status = await supervise(child, dict(child_env or {}), mask, signals)
                 else:
@@ -195,6 +233,7 @@ async def _mount_and_serve(
                     async for signum in signals:
                         if signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
                             break
+                state.ready = False
                 nursery.cancel_scope.cancel()
     finally:
         if audit is not None:
