@@ -19,5 +19,9 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 # No plaintext on disk inside the container either: Python writes no bytecode cache at run time.
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+# The agent mounts FUSE, which needs CAP_SYS_ADMIN and /dev/fuse: it runs as root in a privileged
+# (or SYS_ADMIN) sidecar. The one-shot commands (run, render, check) run as any user:
+#   docker run --user 65532 injector check --pod ... --secrets ...
+# No HEALTHCHECK: Kubernetes probes use the agent's /readyz and /healthz.
 ENTRYPOINT ["injector"]
-CMD ["--help"]
+CMD ["agent", "--self", "--mount", "/mnt/injector", "--listen", ":8080"]

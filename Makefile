@@ -41,6 +41,7 @@ bench: venv
 	$(BIN)/python benchmarks/run_overhead.py
 	$(BIN)/python benchmarks/fuse_read.py
 	$(BIN)/python benchmarks/fuse_update.py
+	$(BIN)/python benchmarks/rotation.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -49,7 +49,7 @@ def load_config(settings: KubeSettings, env: Mapping[str, str]) -> SingleConfig:
             and env.get("KUBERNETES_SERVICE_HOST")
             and os.path.exists(os.path.join(settings.service_account_dir, "token"))
         ):
-            config = KubeConfig.from_service_account(settings.service_account_dir).get()
+            config = _in_cluster(settings.service_account_dir, env)
         else:
             path = settings.kubeconfig or (env.get("KUBECONFIG") or "~/.kube/config").split(os.pathsep)[0]
             config = KubeConfig.from_file(path).get(settings.context)
@@ -58,6 +58,26 @@ def load_config(settings: KubeSettings, env: Mapping[str, str]) -> SingleConfig:
     if config is None:
         raise SourceError("no current context in the Kubernetes configuration", source="kubeconfig")
     return config
+
+
+def _in_cluster(directory: str, env: Mapping[str, str]) -> SingleConfig | None:
+    """The in-cluster configuration (as KubeConfig.from_service_account, reading ``env``, not os.environ).
+
+    The token file is kept as such: it is read again whenever the API server answers 401, which is
+    how a projected token rotated by the kubelet is picked up.
+    """
+    from lightkube.config.models import Cluster, User
+
+    host, port = env["KUBERNETES_SERVICE_HOST"], env.get("KUBERNETES_SERVICE_PORT", "443")
+    host = f"[{host}]" if ":" in host else host
+    token_file = os.path.join(directory, "token")
+    with open(os.path.join(directory, "namespace")) as handle:
+        namespace = handle.read().strip()
+    return KubeConfig.from_one(
+        cluster=Cluster(server=f"https://{host}:{port}", certificate_auth=os.path.join(directory, "ca.crt")),
+        user=User(token_file=token_file),
+        namespace=namespace,
+    ).get()
 
 
 def _memfd_path(name: str, data: bytes) -> tuple[int, str]:

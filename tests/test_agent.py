@@ -26,14 +26,20 @@ AGENT_USER = "system:serviceaccount:shop:injector"
 def api() -> Iterator[ApiServer]:
     accounts = {
         "admin-token": Account("admin", ADMIN),
-        "agent-token": Account(AGENT_USER, (
-            rule(["get"], ["pods"], names=["web-0"], namespace="shop"),
-            rule(["get", "watch", "list"], ["secrets"], names=["db"], namespace="shop"),
-        )),
+        "agent-token": Account(
+            AGENT_USER,
+            (
+                rule(["get"], ["pods"], names=["web-0"], namespace="shop"),
+                rule(["get", "watch", "list"], ["secrets"], names=["db"], namespace="shop"),
+            ),
+        ),
     }
     server = ApiServer(accounts, tls=True, bookmark_interval=0.5).start()
-    body = pod(container("app", mounts=[{"name": "creds", "mountPath": "/etc/secret"}]),
-               container("injector"), volumes=[{"name": "creds", "secret": {"secretName": "db"}}])
+    body = pod(
+        container("app", mounts=[{"name": "creds", "mountPath": "/etc/secret"}]),
+        container("injector"),
+        volumes=[{"name": "creds", "secret": {"secretName": "db"}}],
+    )
     server.put(body)
     server.put({"kind": "Secret", "metadata": {"name": "db", "namespace": "shop"}, "stringData": {"password": "v1"}})
     yield server
@@ -42,7 +48,7 @@ def api() -> Iterator[ApiServer]:
 
 def http_get(port: int, path: str) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
@@ -56,10 +62,26 @@ def test_agent_self_serves_rotates_reports_and_stops(tmp_path: Path, api: ApiSer
     port = free_port()
     config = kubeconfig(tmp_path / "kubeconfig", api, "agent-token")
     agent = subprocess.Popen(
-        [sys.executable, "-m", "injector", "agent", "--self", "--container", "app", "--volume", "creds",
-         "--mount", str(mountpoint), "--listen", f"127.0.0.1:{port}", "--kubeconfig", str(config)],
+        [
+            sys.executable,
+            "-m",
+            "injector",
+            "agent",
+            "--self",
+            "--container",
+            "app",
+            "--volume",
+            "creds",
+            "--mount",
+            str(mountpoint),
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--kubeconfig",
+            str(config),
+        ],
         env={**os.environ, "POD_NAME": "web-0", "POD_NAMESPACE": "shop"},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         wait_for(lambda: http_get(port, "/readyz")[0] == 200 or agent.poll() is not None, what="readiness")
@@ -75,20 +97,25 @@ def test_agent_self_serves_rotates_reports_and_stops(tmp_path: Path, api: ApiSer
 
         code, metrics = http_get(port, "/metrics")
         assert 200 == code
-        for name in ("injector_resolutions_total{result=\"ok\"}", "injector_watch_restarts_total",
-                     "injector_fuse_opens_total", "injector_rotation_latency_seconds_bucket",
-                     'injector_secret_last_update_age_seconds{kind="Secret",name="db",namespace="shop"}'):
+        for name in (
+            'injector_resolutions_total{result="ok"}',
+            "injector_watch_restarts_total",
+            "injector_fuse_opens_total",
+            "injector_rotation_latency_seconds_bucket",
+            'injector_secret_last_update_age_seconds{kind="Secret",name="db",namespace="shop"}',
+        ):
             assert name in metrics, name
         assert "v3" not in metrics and "v2" not in metrics
     finally:
         agent.send_signal(signal.SIGTERM)
-        out, err = agent.communicate(timeout=20)
+        _, err = agent.communicate(timeout=20)
 
     assert 0 == agent.returncode, err.decode()
     assert not os.path.ismount(mountpoint)
     assert b"v1" not in err and b"v2" not in err and b"v3" not in err
     assert [b"/api/v1/namespaces/shop/pods/web-0"] == [
-        path.split("?")[0].encode() for method, path, user in api.requests if user == AGENT_USER and "/pods" in path]
+        path.split("?")[0].encode() for method, path, user in api.requests if user == AGENT_USER and "/pods" in path
+    ]
 
 
 def test_agent_denied_its_own_pod_says_what_rbac_is_missing(tmp_path: Path, api: ApiServer) -> None:
@@ -98,10 +125,13 @@ def test_agent_denied_its_own_pod_says_what_rbac_is_missing(tmp_path: Path, api:
 
     result = subprocess.run(
         [sys.executable, "-m", "injector", "agent", "--self", "--mount", str(mountpoint), "--kubeconfig", str(config)],
-        env={**os.environ, "POD_NAME": "web-1", "POD_NAMESPACE": "shop"}, capture_output=True, timeout=60,
+        env={**os.environ, "POD_NAME": "web-1", "POD_NAMESPACE": "shop"},
+        capture_output=True,
+        timeout=60,
         check=False,
     )
 
     assert 5 == result.returncode
-    assert ('forbidden: cannot get pods "web-1" in namespace "shop" (grant it with a Role rule naming it in '
-            "resourceNames)") in result.stderr.decode()
+    assert (
+        'forbidden: cannot get pods "web-1" in namespace "shop" (grant it with a Role rule naming it in resourceNames)'
+    ) in result.stderr.decode()

@@ -258,7 +258,8 @@ ERROR_PATHS = {
         "pull.yaml",
         "apiVersion: v1\nkind: Secret\nmetadata: {name: pull}\n"
         "type: kubernetes.io/dockerconfigjson\nstringData:\n"
-        '  .dockerconfigjson: \'{"auths": {"r": {"auth": "' + c.values["registry"] + "\"}}}'\n",
+        # "!" keeps it invalid base64: a bare canary could decode to user:password by chance
+        '  .dockerconfigjson: \'{"auths": {"r": {"auth": "' + c.values["registry"] + "!\"}}}'\n",
     ),
     "invalid-utf8": lambda c: (c.directory / "secrets" / "plain.yaml").write_bytes(
         b"kind: Secret\nstringData: {token: " + c.values["data"].encode() + b"\xff}\n"
