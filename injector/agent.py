@@ -24,7 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from injector.errors import SourceError, UsageError
 from injector.kube import KubeClient, KubeSettings, load_config
 from injector.load import Request
-from injector.serve import MountSettings, ServeState, log_event, mount_and_serve
+from injector.serve import LogFormat, MountSettings, ServeState, log_event, mount_and_serve
 
 ROTATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 MAX_REQUEST = 8192
@@ -167,6 +167,7 @@ async def fetch_own_pod(settings: KubeSettings, env: dict[str, str]) -> tuple[st
 
 async def run_agent(request: Request, settings: MountSettings, *, listen: str | None, own_pod: bool) -> int:
     """Serve until SIGTERM/SIGINT; returns 0 after unmounting and closing every watch."""
+    LogFormat.json = True
     if own_pod:
         assert request.kube is not None
         origin, body = await fetch_own_pod(request.kube, dict(os.environ))

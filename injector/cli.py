@@ -426,7 +426,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             _say(str(error))
         return failed.errors[0].exit_code
     except InjectorError as exc:
-        _say(str(exc))
+        if getattr(args, "command", "") == "agent":
+            from injector.serve import log_event
+
+            log_event(event="error", message=str(exc), exit_code=exc.exit_code)
+        else:
+            _say(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

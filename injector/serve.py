@@ -63,7 +63,16 @@ class MountSettings(NamedTuple):
     """Seconds to wait for the API server at start (--kube): retried with backoff until then."""
 
 
+class LogFormat:
+    """How the long-running commands report: text lines (``mount``) or JSON objects (``agent``)."""
+
+    json = False
+
+
 def _say(message: str) -> None:
+    if LogFormat.json:
+        log_event(event="message", message=message)
+        return
     sys.stderr.write(f"injector: {message}\n")
     sys.stderr.flush()
 
@@ -171,7 +180,7 @@ async def start_follower(nursery: trio.Nursery, request: Request, settings: Moun
     assert request.kube is not None
     keys = await trio.to_thread.run_sync(referenced_keys, request)
     client = KubeClient(load_config(request.kube, os.environ))
-    follower = Follower(client, keys, log=log_event)
+    follower = Follower(client, keys, log=report)
     with trio.move_on_after(settings.wait_timeout) as waited:
         await nursery.start(follower.run)
     if waited.cancelled_caught:
@@ -182,12 +191,21 @@ async def start_follower(nursery: trio.Nursery, request: Request, settings: Moun
     return follower
 
 
+def report(**fields: object) -> None:
+    """An event as a JSON object (agent) or as ``key=value`` text (mount); names and codes, never values."""
+    if LogFormat.json:
+        log_event(**fields)
+    else:
+        _say(" ".join(f"{key}={value}" for key, value in fields.items()))
+
+
 def log_event(**fields: object) -> None:
     """One JSON object per line on stderr; callers pass names and codes, never values."""
     import json
 
     fields = {"time": round(time.time(), 3), **fields}
     sys.stderr.write(json.dumps(fields) + "\n")
+    sys.stderr.flush()
 
 
 async def _mount_and_serve(

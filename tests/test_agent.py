@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -112,6 +113,8 @@ def test_agent_self_serves_rotates_reports_and_stops(tmp_path: Path, api: ApiSer
 
     assert 0 == agent.returncode, err.decode()
     assert not os.path.ismount(mountpoint)
+    events = [json.loads(line) for line in err.decode().splitlines()]  # every log line is one JSON object
+    assert {"starting", "listening", "stopped"} <= {event["event"] for event in events}
     assert b"v1" not in err and b"v2" not in err and b"v3" not in err
     assert [b"/api/v1/namespaces/shop/pods/web-0"] == [
         path.split("?")[0].encode() for method, path, user in api.requests if user == AGENT_USER and "/pods" in path
@@ -132,6 +135,7 @@ def test_agent_denied_its_own_pod_says_what_rbac_is_missing(tmp_path: Path, api:
     )
 
     assert 5 == result.returncode
-    assert (
+    (error,) = [json.loads(line) for line in result.stderr.decode().splitlines() if '"error"' in line]
+    assert error["message"].endswith(
         'forbidden: cannot get pods "web-1" in namespace "shop" (grant it with a Role rule naming it in resourceNames)'
-    ) in result.stderr.decode()
+    )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,3 +118,84 @@ def test_optional_secret_deleted_vanishes_required_keeps_last_good(live: Mount, 
     code, err = live.stop()
     assert 0 == code
     assert 'secret "db" not found' in err and "still serving the last good content" in err
+
+
+def test_api_unreachable_at_start_is_retried_until_it_answers(tmp_path: Path, api: ApiServer) -> None:
+    """Retried with backoff and jitter (reported), the mount comes up once the API answers."""
+    pod_file = write_manifests(
+        tmp_path / "pod.yaml",
+        pod(
+            container(mounts=[{"name": "creds", "mountPath": "/s"}]),
+            volumes=[{"name": "creds", "secret": {"secretName": "db"}}],
+        ),
+    )
+    config = kubeconfig(tmp_path / "kubeconfig", api, "injector-token")
+    mountpoint = tmp_path / "mnt"
+    mountpoint.mkdir()
+    api.stop()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "injector",
+            "mount",
+            "--pod",
+            str(pod_file),
+            "--kube",
+            "--kubeconfig",
+            str(config),
+            "--watch",
+            "--volume",
+            "creds",
+            str(mountpoint),
+        ],
+        stderr=subprocess.PIPE,
+    )
+    try:
+        time.sleep(1.5)
+        assert not os.path.ismount(mountpoint)
+        api.start()
+        wait_for(lambda: os.path.ismount(mountpoint), timeout=30, what="the mount once the API answers")
+        assert b"v1" == (mountpoint / "password").read_bytes()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=20)
+    assert 0 == process.returncode
+    assert b"injector: event=api-unreachable" in err
+
+
+def test_api_unreachable_past_wait_timeout_is_one_clear_error(tmp_path: Path, api: ApiServer) -> None:
+    pod_file = write_manifests(
+        tmp_path / "pod.yaml",
+        pod(
+            container(mounts=[{"name": "creds", "mountPath": "/s"}]),
+            volumes=[{"name": "creds", "secret": {"secretName": "db"}}],
+        ),
+    )
+    config = kubeconfig(tmp_path / "kubeconfig", api, "injector-token")
+    (tmp_path / "mnt").mkdir()
+    api.stop()
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "injector",
+            "mount",
+            "--pod",
+            str(pod_file),
+            "--kube",
+            "--kubeconfig",
+            str(config),
+            "--watch",
+            "--wait-timeout",
+            "1",
+            str(tmp_path / "mnt"),
+        ],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert 5 == result.returncode
+    assert f"injector: {api.url}: the API server did not answer within 1 s (--wait-timeout)".encode() in result.stderr
