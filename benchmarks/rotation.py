@@ -11,7 +11,6 @@ Needs root and /dev/fuse.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import signal
@@ -33,26 +32,7 @@ USER = "system:serviceaccount:bench:injector"
 
 
 def kubeconfig(path: Path, api: ApiServer) -> None:
-    path.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "c",
-                "clusters": [
-                    {
-                        "name": "c",
-                        "cluster": {
-                            "server": api.url,
-                            "certificate-authority-data": base64.b64encode(api.ca_pem).decode(),
-                        },
-                    }
-                ],
-                "users": [{"name": "u", "user": {"token": "t"}}],
-                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u", "namespace": "bench"}}],
-            }
-        )
-    )
+    path.write_text(json.dumps(api.kubeconfig("t", namespace="bench")))
 
 
 def put_secret(api: ApiServer, name: str, data: dict[str, str]) -> None:

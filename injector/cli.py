@@ -23,10 +23,11 @@ if TYPE_CHECKING:
 PROG = "injector"
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--pod", required=True, metavar="FILE", help="Pod or workload manifest (YAML/JSON; - for stdin)"
-    )
+def _common(parser: argparse.ArgumentParser, *, pod_option: bool = True) -> None:
+    if pod_option:
+        parser.add_argument(
+            "--pod", required=True, metavar="FILE", help="Pod or workload manifest (YAML/JSON; - for stdin)"
+        )
     parser.add_argument("--pod-name", metavar="NAME", help="which Pod/workload when the file holds several")
     parser.add_argument("--container", "-c", metavar="NAME", help="container (init containers too); optional with one")
     parser.add_argument(
@@ -190,23 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read this agent's own Pod from the API (POD_NAME, POD_NAMESPACE)",
     )
-    agent.add_argument("--pod-name", metavar="NAME", help="which Pod/workload when the file holds several")
-    agent.add_argument("--container", "-c", metavar="NAME", help="the container whose references are served")
+    _common(agent, pod_option=False)
     agent.add_argument("--mount", required=True, metavar="DIR", help="where to mount")
     agent.add_argument("--listen", metavar="[HOST]:PORT", help="serve /healthz, /readyz and /metrics")
-    agent.add_argument(
-        "--secrets",
-        "-s",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="also Secret/ConfigMap manifests (repeatable)",
-    )
-    agent.add_argument("--namespace", "-n", metavar="NS", help="namespace when the pod manifest names none")
-    agent.add_argument("--kubeconfig", metavar="FILE", help="default: in-cluster, then $KUBECONFIG, ~/.kube/config")
-    agent.add_argument("--context", metavar="NAME", help="kubeconfig context")
-    agent.add_argument("--age-identity", action="append", default=[], metavar="FILE", help=argparse.SUPPRESS)
-    agent.add_argument("--keep-invalid-env-keys", action="store_true", help=argparse.SUPPRESS)
     _mount_options(agent, for_run=False)
 
     check = commands.add_parser("check", help="list every problem; exit 1 if any is an error")

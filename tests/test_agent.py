@@ -91,10 +91,10 @@ def test_agent_self_serves_rotates_reports_and_stops(tmp_path: Path, api: ApiSer
         assert b"v1" == (mountpoint / "password").read_bytes()
 
         api.put({"kind": "Secret", "metadata": {"name": "db", "namespace": "shop"}, "stringData": {"password": "v2"}})
-        wait_for(lambda: (mountpoint / "password").read_bytes() == b"v2", timeout=10, what="rotation")
+        wait_for(lambda: (mountpoint / "password").read_bytes() == b"v2", timeout=30, what="rotation")
         api.drop_watches()
         api.put({"kind": "Secret", "metadata": {"name": "db", "namespace": "shop"}, "stringData": {"password": "v3"}})
-        wait_for(lambda: (mountpoint / "password").read_bytes() == b"v3", timeout=20, what="rotation after a fault")
+        wait_for(lambda: (mountpoint / "password").read_bytes() == b"v3", timeout=30, what="rotation after a fault")
 
         code, metrics = http_get(port, "/metrics")
         assert 200 == code

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import stat
@@ -81,33 +80,8 @@ def test_exec_credential_plugin_runs_under_trio(tmp_path: Path, api: ApiServer) 
     )
     plugin.chmod(plugin.stat().st_mode | stat.S_IEXEC)
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "c",
-                "clusters": [
-                    {
-                        "name": "c",
-                        "cluster": {
-                            "server": api.url,
-                            "certificate-authority-data": base64.b64encode(api.ca_pem).decode(),
-                        },
-                    }
-                ],
-                "users": [
-                    {
-                        "name": "u",
-                        "user": {
-                            "exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(plugin)}
-                        },
-                    }
-                ],
-                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u", "namespace": "shop"}}],
-            }
-        )
-    )
+    exec_plugin = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(plugin)}}
+    kubeconfig.write_text(json.dumps(api.kubeconfig("", user=exec_plugin)))
 
     config = load_config(KubeSettings(kubeconfig=str(kubeconfig)), {})
 

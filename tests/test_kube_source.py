@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import os
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import injector, write_manifests
-from tests.kube_apiserver import ADMIN, Account, ApiServer, rule
+from tests.kube_apiserver import ADMIN, Account, ApiServer, rule, self_signed
 from tests.manifests import container, env_from, pod, secret_key_ref
 
 READER = "system:serviceaccount:shop:injector"
@@ -42,57 +41,12 @@ def api() -> Iterator[ApiServer]:
     server.stop()
 
 
-def client_certificate() -> tuple[bytes, bytes]:
-    """A client certificate and key (the stand-in does not check them; the client must still load them)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "injector")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return (
-        cert.public_bytes(serialization.Encoding.PEM),
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
-    )
-
-
 def kubeconfig(path: Path, api: ApiServer, token: str, *, client_cert: tuple[bytes, bytes] | None = None) -> Path:
-    user: dict[str, Any] = {"token": token}
+    user: dict[str, Any] = {}
     if client_cert:
         user["client-certificate-data"] = base64.b64encode(client_cert[0]).decode()
         user["client-key-data"] = base64.b64encode(client_cert[1]).decode()
-    path.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "test",
-                "clusters": [
-                    {
-                        "name": "test",
-                        "cluster": {
-                            "server": api.url,
-                            "certificate-authority-data": base64.b64encode(api.ca_pem).decode(),
-                        },
-                    }
-                ],
-                "users": [{"name": "u", "user": user}],
-                "contexts": [{"name": "test", "context": {"cluster": "test", "user": "u", "namespace": "shop"}}],
-            }
-        )
-    )
+    path.write_text(json.dumps(api.kubeconfig(token, user=user)))
     return path
 
 
@@ -170,7 +124,7 @@ def test_embedded_client_key_never_touches_disk(tmp_path: Path, api: ApiServer, 
 
     if shutil.which("strace") is None:
         pytest.skip("strace is needed")
-    cert, key = client_certificate()
+    cert, key = self_signed("injector")  # the stand-in does not check it; the client must still load it
     config = kubeconfig(tmp_path / "kubeconfig", api, "injector-token", client_cert=(cert, key))
     trace_file = Path("/dev/shm") / f"injector-kube-trace-{os.getpid()}"
     import subprocess

@@ -71,7 +71,7 @@ def test_secret_change_in_the_api_reaches_the_mount(live: Mount, api: ApiServer)
 
     set_db(api, "v2")
 
-    wait_for(lambda: password(live) == b"v2", timeout=10, what="the rotated value")
+    wait_for(lambda: password(live) == b"v2", timeout=30, what="the rotated value")
 
 
 def test_one_get_and_one_watch_per_object(live: Mount, api: ApiServer) -> None:
@@ -90,7 +90,7 @@ def test_rotation_survives_api_faults(live: Mount, api: ApiServer, fault: str) -
         api.drop_watches()
     elif fault == "expired-410":
         set_db(api, "v1b")
-        wait_for(lambda: password(live) == b"v1b", timeout=10, what="v1b")
+        wait_for(lambda: password(live) == b"v1b", timeout=30, what="v1b")
         api.compact()
         api.drop_watches()
     elif fault == "server-errors":
@@ -101,16 +101,16 @@ def test_rotation_survives_api_faults(live: Mount, api: ApiServer, fault: str) -
 
     set_db(api, "after-fault")
 
-    wait_for(lambda: password(live) == b"after-fault", timeout=20, what="the value set after the fault")
+    wait_for(lambda: password(live) == b"after-fault", timeout=30, what="the value set after the fault")
 
 
 def test_optional_secret_deleted_vanishes_required_keeps_last_good(live: Mount, api: ApiServer) -> None:
     api.put({"kind": "Secret", "metadata": {"name": "extra", "namespace": "shop"}, "stringData": {"bonus": "b"}})
     bonus = live.path / "bonus"
-    wait_for(bonus.exists, timeout=10, what="the optional secret's file")
+    wait_for(bonus.exists, timeout=30, what="the optional secret's file")
 
     api.remove("Secret", "shop", "extra")
-    wait_for(lambda: not bonus.exists(), timeout=10, what="the optional file to vanish")
+    wait_for(lambda: not bonus.exists(), timeout=30, what="the optional file to vanish")
     api.remove("Secret", "shop", "db")
     time.sleep(1)
 
