@@ -332,3 +332,72 @@ def test_mount_with_reads_updates_and_a_crash_writes_no_canary(tmp_path: Path, c
     for path in tmp_path.rglob("*"):
         if path.is_file() and "secrets" not in path.parts and path.suffix not in (".yaml", ".age", ".txt"):
             canaries.assert_absent(path.read_bytes(), str(path))
+
+
+@requires_fuse()
+def test_agent_with_the_kubernetes_source_writes_no_canary(tmp_path: Path) -> None:
+    """The API source too: values fetched and rotated through watches reach no file, log or metric."""
+    import urllib.request
+
+    from tests.kube_apiserver import ADMIN, Account, ApiServer, free_port
+
+    first, rotated = (f"CANARYAPI{os.urandom(10).hex()}" for _ in range(2))
+    canaries = Canaries({"api": first, "rotated": rotated}, tmp_path, [])
+    api = ApiServer({"t": Account("agent", ADMIN)}, tls=True, bookmark_interval=0.2).start()
+    api.put({"kind": "Secret", "metadata": {"name": "db", "namespace": "shop"}, "stringData": {"password": first}})
+    (tmp_path / "kubeconfig").write_text(json.dumps(api.kubeconfig("t")))
+    write_manifests(
+        tmp_path / "pod.yaml",
+        pod(
+            container(env=[secret_key_ref("P", "db", "password")], mounts=[{"name": "v", "mountPath": "/v"}]),
+            volumes=[{"name": "v", "secret": {"secretName": "db"}}],
+        ),
+    )
+    mountpoint = tmp_path / "mnt"
+    mountpoint.mkdir()
+    port = free_port()
+    trace_file = Path("/dev/shm") / f"injector-trace-agent-{os.getpid()}"
+    process = subprocess.Popen(
+        under_strace(
+            trace_file,
+            "agent",
+            "--pod",
+            str(tmp_path / "pod.yaml"),
+            "--mount",
+            str(mountpoint),
+            "--kubeconfig",
+            str(tmp_path / "kubeconfig"),
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--audit",
+            str(tmp_path / "audit.jsonl"),
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        password = mountpoint / "v" / "password"
+        wait_for(password.exists, timeout=30, what="the agent's mount")
+        assert first.encode() == password.read_bytes()
+        assert first.encode() in (mountpoint / ".env").read_bytes()
+        api.put(
+            {"kind": "Secret", "metadata": {"name": "db", "namespace": "shop"}, "stringData": {"password": rotated}}
+        )
+        wait_for(lambda: password.read_bytes() == rotated.encode(), timeout=30, what="the rotation")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:  # noqa: S310
+            metrics = response.read()
+        agent = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()[0]
+        os.kill(int(agent), signal.SIGTERM)  # the agent itself, not strace
+        _, stderr = process.communicate(timeout=30)
+        trace = parse_trace(trace_file)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        subprocess.run(["fusermount3", "-u", "-z", str(mountpoint)], check=False, capture_output=True)
+        trace_file.unlink(missing_ok=True)
+        api.stop()
+
+    canaries.assert_trace_clean(trace)
+    canaries.assert_absent(stderr, "the agent's logs")
+    canaries.assert_absent(metrics, "/metrics")
+    canaries.assert_absent((tmp_path / "audit.jsonl").read_bytes(), "the audit log")
