@@ -384,7 +384,7 @@ def test_agent_with_the_kubernetes_source_writes_no_canary(tmp_path: Path) -> No
             {"kind": "Secret", "metadata": {"name": "db", "namespace": "shop"}, "stringData": {"password": rotated}}
         )
         wait_for(lambda: password.read_bytes() == rotated.encode(), timeout=30, what="the rotation")
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
             metrics = response.read()
         agent = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()[0]
         os.kill(int(agent), signal.SIGTERM)  # the agent itself, not strace
