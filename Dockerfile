@@ -14,14 +14,17 @@ FROM python:3.11-slim-bookworm
 # fuse3 gives fusermount3 and libfuse3, which pyfuse3 links against; nothing else is needed at run time.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends fuse3 \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* \
+ && echo user_allow_other >> /etc/fuse.conf
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 # No plaintext on disk inside the container either: Python writes no bytecode cache at run time.
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
-# The agent mounts FUSE, which needs CAP_SYS_ADMIN and /dev/fuse: it runs as root in a privileged
-# (or SYS_ADMIN) sidecar. The one-shot commands (run, render, check) run as any user:
-#   docker run --user 65532 injector check --pod ... --secrets ...
+# Non-root by default. The agent's FUSE mount then goes through fusermount3 (setuid root, from the
+# fuse3 package), which needs /dev/fuse, CAP_SYS_ADMIN in the container and privilege escalation
+# allowed; where that is not possible, run the sidecar as root (see examples/sidecar). Non-root, the
+# agent warns that memory cannot be locked unless RLIMIT_MEMLOCK is raised.
 # No HEALTHCHECK: Kubernetes probes use the agent's /readyz and /healthz.
+USER 65532:65532
 ENTRYPOINT ["injector"]
 CMD ["agent", "--self", "--mount", "/mnt/injector", "--listen", ":8080"]
