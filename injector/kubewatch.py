@@ -45,18 +45,24 @@ class Follower:
         self.versions: dict[ObjectKey, str] = {}
         self.updated_at: dict[ObjectKey, float] = {}
         """When each object was last seen to change (wall clock), for the last-update-age metric."""
-        self.changed = trio.Event()
+        self.generation = 0
+        """Bumped on every change: a reader that saw generation N knows whether it missed one."""
+        self._changed = trio.Event()
         self.watch_restarts = 0
         self.api_errors: dict[int, int] = {}
         self._log = log or (lambda **fields: None)
         self._server = str(client.config.cluster.server)
 
     def _notify(self) -> None:
-        self.changed.set()
-        self.changed = trio.Event()
+        self.generation += 1
+        self._changed.set()
+        self._changed = trio.Event()
 
-    async def wait_changed(self) -> None:
-        await self.changed.wait()
+    async def wait_changed(self, seen: int) -> None:
+        """Return once ``generation`` has moved past ``seen`` (at once if it already has): a change
+        that came while the caller was busy is never missed."""
+        while self.generation == seen:
+            await self._changed.wait()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Fetch every object once (``started()`` then), then follow each until cancelled."""

@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
 import trio
@@ -119,12 +120,15 @@ async def keep_current(
     state = state or ServeState()
     paths = [] if request.pod_body is not None else [request.pod_file]
     paths += [*request.secrets, *request.age_identities]
+    seen_generation = follower.generation if follower is not None else 0
     with Watcher(paths) as watcher:
         while True:
             waits: list[Callable[[], Awaitable[object]]] = [watcher.wait_for_change]
             if follower is not None:
-                waits.append(follower.wait_changed)
+                waits.append(partial(follower.wait_changed, seen_generation))
             await _first_of(*waits)
+            if follower is not None:
+                seen_generation = follower.generation  # before reading its objects: later changes wake us again
             seen = time.monotonic()
             try:
                 resolution = await trio.to_thread.run_sync(resolve_or_raise, request, _api_objects(follower))

@@ -199,3 +199,25 @@ def test_api_unreachable_past_wait_timeout_is_one_clear_error(tmp_path: Path, ap
 
     assert 5 == result.returncode
     assert f"injector: {api.url}: the API server did not answer within 1 s (--wait-timeout)".encode() in result.stderr
+
+
+def test_a_change_during_a_reload_is_not_missed() -> None:
+    """Changes notified while nobody waits are seen by the next wait (the reload that lost update 72)."""
+    import trio
+
+    from injector.kubewatch import Follower
+
+    class FakeClient:
+        class config:  # noqa: N801 - the shape of lightkube's SingleConfig
+            class cluster:  # noqa: N801
+                server = "https://fake"
+
+    follower = Follower(FakeClient(), [])  # type: ignore[arg-type]
+    seen = follower.generation
+    follower._notify()  # noqa: SLF001 - the event the watch task would report
+
+    async def wait() -> None:
+        with trio.fail_after(1):
+            await follower.wait_changed(seen)
+
+    trio.run(wait)
