@@ -214,7 +214,7 @@ def test_a_change_during_a_reload_is_not_missed() -> None:
 
     follower = Follower(FakeClient(), [])  # type: ignore[arg-type]
     seen = follower.generation
-    follower._notify()  # noqa: SLF001 - the event the watch task would report
+    follower._notify()
 
     async def wait() -> None:
         with trio.fail_after(1):
