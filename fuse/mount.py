@@ -7,12 +7,12 @@ of that state, and nothing else in the program touches pyfuse3's session functio
 from __future__ import annotations
 
 import contextlib
-from functools import partial
 import errno
 import os
 import shutil
 import subprocess
 from collections.abc import Iterable
+from functools import partial
 
 import pyfuse3
 import trio
