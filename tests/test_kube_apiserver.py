@@ -209,3 +209,17 @@ def test_injected_faults_and_restart(api: ApiServer) -> None:
     time.sleep(0.05)
     assert 200 == request(api, "/api/v1/namespaces/shop/secrets")[0]
     assert before == api.store.oldest
+
+
+def test_plain_http_mode_serves_too() -> None:
+    server = ApiServer({"t": Account("u", ADMIN)}, tls=False).start()
+    try:
+        req = urllib.request.Request(
+            f"{server.url}/api/v1/namespaces/shop/secrets", headers={"Authorization": "Bearer t"}
+        )
+        with urllib.request.urlopen(req, timeout=10) as response:
+            body = json.loads(response.read())
+    finally:
+        server.stop()
+
+    assert ("SecretList", []) == (body["kind"], body["items"])

@@ -83,3 +83,13 @@ def test_yaml_error_never_quotes_the_document() -> None:
         parse_documents(b"stringData:\n  password: CANARY-S3CRET: oops\n", "m.yaml")
 
     assert "CANARY" not in str(info.value)
+
+
+def test_file_over_the_size_limit_is_refused_before_parsing() -> None:
+    """A huge document is refused by size, without being parsed (64 MiB; a Secret is at most 1 MiB)."""
+    from injector.manifest import MAX_MANIFEST_BYTES
+
+    with pytest.raises(ManifestError) as info:
+        parse_documents(b"#" * (MAX_MANIFEST_BYTES + 1), "huge.yaml")
+
+    assert f"huge.yaml: file is larger than {MAX_MANIFEST_BYTES} bytes" == str(info.value)
