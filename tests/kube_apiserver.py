@@ -74,6 +74,16 @@ class Account:
     rules: tuple[Rule, ...]
 
 
+INJECTOR_USER = "system:serviceaccount:shop:injector"
+
+
+def injector_accounts(*names: str, resources: Iterable[str] = ("secrets",)) -> dict[str, Account]:
+    """An admin (token ``admin-token``) and injector's service account (``injector-token``), which may only
+    get, watch and list (by name) the given objects in namespace shop."""
+    reader = rule(["get", "watch", "list"], resources, names=names, namespace="shop")
+    return {"admin-token": Account("admin", ADMIN), "injector-token": Account(INJECTOR_USER, (reader,))}
+
+
 @dataclass
 class Faults:
     fail_next: list[int] = field(default_factory=list)

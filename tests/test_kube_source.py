@@ -12,21 +12,15 @@ from typing import Any
 import pytest
 
 from tests.conftest import injector, write_manifests
-from tests.kube_apiserver import ADMIN, Account, ApiServer, rule, self_signed
+from tests.kube_apiserver import INJECTOR_USER, ApiServer, injector_accounts, self_signed
 from tests.manifests import container, env_from, pod, secret_key_ref
 
-READER = "system:serviceaccount:shop:injector"
+READER = INJECTOR_USER
 
 
 @pytest.fixture
 def api() -> Iterator[ApiServer]:
-    accounts = {
-        "admin-token": Account("admin", ADMIN),
-        "injector-token": Account(
-            READER,
-            (rule(["get", "watch", "list"], ["secrets", "configmaps"], names=["db", "settings"], namespace="shop"),),
-        ),
-    }
+    accounts = injector_accounts("db", "settings", resources=("secrets", "configmaps"))
     server = ApiServer(accounts, tls=True).start()
     server.put(
         {

@@ -14,24 +14,17 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.conftest import write_manifests
-from tests.kube_apiserver import ADMIN, Account, ApiServer, rule
+from tests.kube_apiserver import INJECTOR_USER, ApiServer, injector_accounts
 from tests.manifests import container, pod
 from tests.mounting import Mount, requires_fuse, wait_for
 from tests.test_kube_source import kubeconfig
 
 pytestmark = [pytest.mark.fuse, requires_fuse()]
 
-READER = "system:serviceaccount:shop:injector"
-
 
 @pytest.fixture
 def api() -> Iterator[ApiServer]:
-    accounts = {
-        "admin-token": Account("admin", ADMIN),
-        "injector-token": Account(
-            READER, (rule(["get", "watch", "list"], ["secrets"], names=["db", "extra"], namespace="shop"),)
-        ),
-    }
+    accounts = injector_accounts("db", "extra")
     server = ApiServer(accounts, tls=True, bookmark_interval=0.5).start()
     set_db(server, "v1")
     yield server
@@ -76,7 +69,7 @@ def test_secret_change_in_the_api_reaches_the_mount(live: Mount, api: ApiServer)
 
 def test_one_get_and_one_watch_per_object(live: Mount, api: ApiServer) -> None:
     time.sleep(1.5)  # idle: bookmarks flow, no new requests
-    requests = [path for _, path, user in api.requests if user == READER]
+    requests = [path for _, path, user in api.requests if user == INJECTOR_USER]
     gets = sorted(path for path in requests if "watch" not in path)
     watches = sorted(parse_qs(urlsplit(path).query)["fieldSelector"][0] for path in requests if "watch=true" in path)
 
@@ -120,15 +113,20 @@ def test_optional_secret_deleted_vanishes_required_keeps_last_good(live: Mount, 
     assert 'secret "db" not found' in err and "still serving the last good content" in err
 
 
-def test_api_unreachable_at_start_is_retried_until_it_answers(tmp_path: Path, api: ApiServer) -> None:
-    """Retried with backoff and jitter (reported), the mount comes up once the API answers."""
-    pod_file = write_manifests(
+def db_pod(tmp_path: Path) -> Path:
+    """A pod mounting Secret db as volume creds."""
+    return write_manifests(
         tmp_path / "pod.yaml",
         pod(
             container(mounts=[{"name": "creds", "mountPath": "/s"}]),
             volumes=[{"name": "creds", "secret": {"secretName": "db"}}],
         ),
     )
+
+
+def test_api_unreachable_at_start_is_retried_until_it_answers(tmp_path: Path, api: ApiServer) -> None:
+    """Retried with backoff and jitter (reported), the mount comes up once the API answers."""
+    pod_file = db_pod(tmp_path)
     config = kubeconfig(tmp_path / "kubeconfig", api, "injector-token")
     mountpoint = tmp_path / "mnt"
     mountpoint.mkdir()
@@ -165,13 +163,7 @@ def test_api_unreachable_at_start_is_retried_until_it_answers(tmp_path: Path, ap
 
 
 def test_api_unreachable_past_wait_timeout_is_one_clear_error(tmp_path: Path, api: ApiServer) -> None:
-    pod_file = write_manifests(
-        tmp_path / "pod.yaml",
-        pod(
-            container(mounts=[{"name": "creds", "mountPath": "/s"}]),
-            volumes=[{"name": "creds", "secret": {"secretName": "db"}}],
-        ),
-    )
+    pod_file = db_pod(tmp_path)
     config = kubeconfig(tmp_path / "kubeconfig", api, "injector-token")
     (tmp_path / "mnt").mkdir()
     api.stop()

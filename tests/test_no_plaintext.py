@@ -155,6 +155,12 @@ def under_strace(trace_file: Path, *injector_args: str) -> list[str]:
     ]
 
 
+def signal_tracee(tracer: subprocess.Popen[bytes], signum: int) -> None:
+    """Signal injector itself, the only child of strace (strace would detach on its own signal)."""
+    child = Path(f"/proc/{tracer.pid}/task/{tracer.pid}/children").read_text().split()[0]
+    os.kill(int(child), signum)
+
+
 def traced(tmp_path: Path, *args: str, **kwargs: object) -> tuple[subprocess.CompletedProcess[bytes], Trace]:
     trace_file = Path("/dev/shm") / f"injector-trace-{os.getpid()}-{time.monotonic_ns()}"  # tmpfs, not disk
     try:
@@ -314,8 +320,7 @@ def test_mount_with_reads_updates_and_a_crash_writes_no_canary(tmp_path: Path, c
         canaries.values["updated"] = fresh
         replace_file(canaries.directory / "secrets" / "files.yaml", json.dumps(secret("files", {"f.txt": fresh})))
         wait_for(lambda: (mountpoint / "vol" / "f.txt").read_bytes() == fresh.encode(), what="the update")
-        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
-        os.kill(int(children[0]), signal.SIGKILL)  # a forced crash of the mount process itself
+        signal_tracee(process, signal.SIGKILL)  # a forced crash of the mount process itself
         process.wait(timeout=30)
         trace = parse_trace(trace_file)
     finally:
@@ -386,8 +391,7 @@ def test_agent_with_the_kubernetes_source_writes_no_canary(tmp_path: Path) -> No
         wait_for(lambda: password.read_bytes() == rotated.encode(), timeout=30, what="the rotation")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
             metrics = response.read()
-        agent = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()[0]
-        os.kill(int(agent), signal.SIGTERM)  # the agent itself, not strace
+        signal_tracee(process, signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
         trace = parse_trace(trace_file)
     finally:
