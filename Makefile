@@ -5,7 +5,7 @@ BIN       := $(VENV)/bin
 # System packages: FUSE (pyfuse3 builds against libfuse3), and the real tools the tests use:
 # age (encrypt fixtures), skopeo + docker-registry + htpasswd (pull-secret test), strace; kubectl (Debian's
 # kubernetes-client, unless a kubectl is already there) against the stand-in API server.
-APT_PACKAGES := fuse3 libfuse3-dev pkg-config gcc python3-venv age skopeo docker-registry apache2-utils strace
+APT_PACKAGES := fuse3 libfuse3-dev pkg-config gcc patch python3-venv age skopeo docker-registry apache2-utils strace
 
 .PHONY: demo test lint system-deps venv clean bench
 
@@ -22,6 +22,7 @@ $(BIN)/injector: pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]' > $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
+	sh vendor/build-pyfuse3.sh $(BIN) >> $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 	@touch $@
 
 venv: system-deps $(BIN)/injector

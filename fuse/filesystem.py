@@ -67,6 +67,13 @@ class ReadOnlyFilesystem(pyfuse3.Operations):
         self._next_handle = 1
         self.opens = 0
         self.reads = 0
+        self.no_open = on_open is None and allowed_uids is None and bool(
+            getattr(pyfuse3, "READ_HANDLE_IS_INODE_WITHOUT_OPEN", False)
+        )
+        """Let the kernel open files by itself (answer OPEN with ENOSYS, once): every open of an
+        unchanged file is then served from its caches. Needs pyfuse3 to pass the inode to read()
+        when no handle exists (vendor/pyfuse3-read-inode.patch), and no per-open work: not with
+        an audit log or --allowed-uid, which must see each open. Opens are then not counted."""
 
     # -- the one place unknown inodes and handles become errno ------------------------------------
 
@@ -96,6 +103,8 @@ class ReadOnlyFilesystem(pyfuse3.Operations):
 
     def forget_unreachable(self, inodes: Sequence[int]) -> None:
         """Drop old nodes the kernel can no longer reach by name, once no open handle pins them."""
+        if self.no_open:
+            return  # opens are not seen: keep them until the kernel forgets them
         for inode in inodes:
             if inode in self._retired and not self._open_files.get(inode):
                 del self._retired[inode]
@@ -205,6 +214,10 @@ class ReadOnlyFilesystem(pyfuse3.Operations):
     # -- files --------------------------------------------------------------------------------------
 
     async def open(self, inode: int, flags: int, ctx: pyfuse3.RequestContext) -> pyfuse3.FileInfo:
+        if self.no_open:
+            # The mount is read-only ("ro"): the kernel refuses write opens itself; reads arrive
+            # with the inode as handle, and inodes never change content.
+            raise pyfuse3.FUSEError(errno.ENOSYS)
         node = self._node(inode)
         denied = self._allowed_uids is not None and ctx.uid not in self._allowed_uids and ctx.uid != 0
         if self._on_open is not None:

@@ -88,3 +88,21 @@ def test_repr_hides_content() -> None:
     t = tree({"k": b"CANARY"})
 
     assert "CANARY" not in repr(t) + repr(list(t.nodes.values())) + repr(FileSpec(b"CANARY"))
+
+
+def test_kernel_opens_files_itself_unless_each_open_must_be_seen() -> None:
+    """With the patched pyfuse3 (make builds it) opens skip the daemon; audit and --allowed-uid need them."""
+    import os
+
+    import pyfuse3
+
+    from fuse.filesystem import ReadOnlyFilesystem
+
+    patched = bool(getattr(pyfuse3, "READ_HANDLE_IS_INODE_WITHOUT_OPEN", False))
+    if not patched and os.environ.get("CI"):
+        pytest.fail("CI must build pyfuse3 with vendor/pyfuse3-read-inode.patch (make does)", pytrace=False)
+    t = tree({"k": b"v"})
+
+    assert patched == ReadOnlyFilesystem(t).no_open
+    assert not ReadOnlyFilesystem(t, on_open=lambda event: None).no_open
+    assert not ReadOnlyFilesystem(t, allowed_uids=frozenset({0})).no_open
