@@ -26,7 +26,6 @@ from injector.kube import KubeClient, KubeSettings, load_config
 from injector.load import Request
 from injector.serve import LogFormat, MountSettings, ServeState, log_event, mount_and_serve
 
-ROTATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 MAX_REQUEST = 8192
 
 
@@ -70,14 +69,14 @@ class AgentCollector:
         reads.add_metric([], state.fs.reads if state.fs else 0)
         yield opens
         yield reads
-        latencies = sorted(state.rotation_seconds)
-        buckets = [(str(bound), sum(1 for v in latencies if v <= bound)) for bound in ROTATION_BUCKETS]
-        buckets.append(("+Inf", len(latencies)))
+        rotation = state.rotation
+        buckets = [(str(bound), count) for bound, count in zip(rotation.BOUNDS, rotation.counts, strict=True)]
+        buckets.append(("+Inf", rotation.count))
         yield HistogramMetricFamily(
             "injector_rotation_latency_seconds",
             "From a change seen to the new content served",
             buckets=buckets,
-            sum_value=sum(latencies),
+            sum_value=rotation.sum,
         )
 
 

@@ -37,6 +37,25 @@ if TYPE_CHECKING:
     from injector.kubewatch import Follower
 
 
+class LatencyHistogram:
+    """Cumulative bucket counts and sum, as Prometheus histograms are: constant size however long
+    the process runs (a list of every observation would grow with each update)."""
+
+    BOUNDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+    def __init__(self) -> None:
+        self.counts = [0] * len(self.BOUNDS)
+        self.count = 0
+        self.sum = 0.0
+
+    def observe(self, seconds: float) -> None:
+        for index, bound in enumerate(self.BOUNDS):
+            if seconds <= bound:
+                self.counts[index] += 1
+        self.count += 1
+        self.sum += seconds
+
+
 class ServeState:
     """What a running mount has done, for health checks and metrics (plain counters, no values)."""
 
@@ -44,8 +63,8 @@ class ServeState:
         self.ready = False
         """The mount serves, and every required reference resolved at least once."""
         self.resolutions = {"ok": 0, "failed": 0}
-        self.rotation_seconds: list[float] = []
-        """Time from a change seen in a source to the new tree being served, per update."""
+        self.rotation = LatencyHistogram()
+        """Time from a change seen in a source to the new tree being served."""
         self.fs: ReadOnlyFilesystem | None = None
         self.follower: Follower | None = None
 
@@ -140,7 +159,7 @@ async def keep_current(
             state.resolutions["ok"] += 1
             if tree.by_path != fs.tree.by_path:
                 await replace_tree(fs, tree)
-                state.rotation_seconds.append(time.monotonic() - seen)
+                state.rotation.observe(time.monotonic() - seen)
                 _say(f"updated {settings.mountpoint}")
 
 

@@ -139,3 +139,19 @@ def test_agent_denied_its_own_pod_says_what_rbac_is_missing(tmp_path: Path, api:
     assert error["message"].endswith(
         'forbidden: cannot get pods "web-1" in namespace "shop" (grant it with a Role rule naming it in resourceNames)'
     )
+
+
+def test_rotation_histogram_is_cumulative_and_constant_size() -> None:
+    from injector.agent import metrics_text
+    from injector.serve import ServeState
+
+    state = ServeState()
+    for seconds in (0.005, 0.04, 0.3, 20.0):
+        state.rotation.observe(seconds)
+
+    text = metrics_text(state).decode()
+
+    assert 'injector_rotation_latency_seconds_bucket{le="0.01"} 1.0' in text
+    assert 'injector_rotation_latency_seconds_bucket{le="0.5"} 3.0' in text
+    assert 'injector_rotation_latency_seconds_bucket{le="+Inf"} 4.0' in text
+    assert len(state.rotation.counts) == len(state.rotation.BOUNDS)
