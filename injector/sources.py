@@ -115,6 +115,7 @@ def read_documents(
     documents: list[Document] = []
     errors: list[InjectorError] = []
     identities: list[object] | None = None
+    identity_failed = False
     for root in paths:
         try:
             files = list(manifest_files(root))
@@ -127,12 +128,16 @@ def read_documents(
             try:
                 data = read_bytes(path)
                 if path.endswith(AGE_SUFFIX):
+                    if not age_identity_files:
+                        raise UsageError("encrypted file needs --age-identity (or INJECTOR_AGE_IDENTITY)", source=path)
+                    if identity_failed:
+                        continue  # the identity file's problem is reported once, not once per .age file
                     if identities is None:
-                        if not age_identity_files:
-                            raise UsageError(
-                                "encrypted file needs --age-identity (or INJECTOR_AGE_IDENTITY)", source=path
-                            )
-                        identities = load_age_identities(age_identity_files)
+                        try:
+                            identities = load_age_identities(age_identity_files)
+                        except InjectorError:
+                            identity_failed = True
+                            raise
                     data = decrypt_age(data, identities, path)
                 documents.extend(parse_documents(data, path))
             except InjectorError as exc:
