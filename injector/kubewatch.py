@@ -53,6 +53,10 @@ class Follower:
         self._log = log or (lambda **fields: None)
         self._server = str(client.config.cluster.server)
 
+    def snapshot(self) -> tuple[list[DataObject], list[InjectorError]]:
+        """The objects held now, and the problems of those that do not validate (as ``kube.fetch``)."""
+        return list(self.objects.values()), list(self.problems.values())
+
     def _notify(self) -> None:
         self.generation += 1
         self._changed.set()
@@ -90,6 +94,7 @@ class Follower:
         obj, problems = to_data_object(raw, key.kind, self._server)
         self.versions[key] = str((raw.get("metadata") or {}).get("resourceVersion") or "")
         if obj is None:
+            self.objects.pop(key, None)
             self.problems[key] = problems[0]
         else:
             self.objects[key] = obj
@@ -129,6 +134,7 @@ class Follower:
                         continue
                     if event == "DELETED":
                         self.objects.pop(key, None)
+                        self.problems.pop(key, None)
                         self.updated_at[key] = time.time()
                         self.versions[key] = str(raw["metadata"]["resourceVersion"])
                     else:

@@ -77,7 +77,10 @@ def referenced_keys(request: Request) -> set[ObjectKey]:
 
 
 def load(
-    request: Request, *, every_problem: bool = False, api_objects: Mapping[ObjectKey, DataObject] | None = None
+    request: Request,
+    *,
+    every_problem: bool = False,
+    api_objects: tuple[Sequence[DataObject], Sequence[InjectorError]] | None = None,
 ) -> Resolution:
     """Resolve the requested container. Raises for a pod that cannot be read at all; every other
     problem is in ``Resolution.errors``/``warnings``.
@@ -86,7 +89,8 @@ def load(
     cannot be read or decrypted) come first. A reference to an object that could not be read is a
     consequence, not a cause: by default only the input problems are returned when there are any;
     ``every_problem`` (for ``check``) returns the references' problems too. ``api_objects``: what a
-    live Kubernetes source holds now (instead of fetching once when ``request.kube`` is set).
+    live Kubernetes source holds now, objects and problems (instead of fetching once when
+    ``request.kube`` is set).
     """
     pod_documents, pod, container, pod_errors = read_pod(request)
     documents, source_errors = read_documents(
@@ -97,15 +101,13 @@ def load(
     # Secrets and ConfigMaps written beside the pod (one all-in-one manifest) count too.
     documents = [doc for doc in pod_documents if doc.body.get("kind") in DATA_KINDS] + documents
     snapshot, object_errors = build_snapshot(documents, pod.namespace)
-    if api_objects is not None or request.kube is not None:
-        if api_objects is not None:
-            fetched: list[DataObject] = list(api_objects.values())
-        else:
-            from injector.kube import fetch_sync
+    if api_objects is None and request.kube is not None:
+        from injector.kube import fetch_sync
 
-            assert request.kube is not None
-            fetched, fetch_errors = fetch_sync(request.kube, referenced_objects(pod, container))
-            object_errors += fetch_errors
+        api_objects = fetch_sync(request.kube, referenced_objects(pod, container))
+    if api_objects is not None:
+        fetched, fetch_errors = api_objects
+        object_errors += fetch_errors
         for obj in fetched:
             if obj.key in snapshot:
                 object_errors.append(

@@ -28,7 +28,7 @@ from injector.errors import InjectorError, SourceError, UsageError
 from injector.hardening import harden_process
 from injector.load import Request, load, referenced_keys
 from injector.mountview import mount_view
-from injector.objects import DataObject, ObjectKey
+from injector.objects import DataObject
 from injector.resolve import Resolution
 from injector.supervise import FORWARDED_SIGNALS, supervise
 from injector.watch import Watcher
@@ -97,11 +97,13 @@ def _say(message: str) -> None:
     sys.stderr.flush()
 
 
-def _api_objects(follower: Follower | None) -> dict[ObjectKey, DataObject] | None:
-    return None if follower is None else dict(follower.objects)
+def _api_objects(follower: Follower | None) -> tuple[list[DataObject], list[InjectorError]] | None:
+    return None if follower is None else follower.snapshot()
 
 
-def resolve_or_raise(request: Request, api_objects: Mapping[ObjectKey, DataObject] | None = None) -> Resolution:
+def resolve_or_raise(
+    request: Request, api_objects: tuple[Sequence[DataObject], Sequence[InjectorError]] | None = None
+) -> Resolution:
     resolution = load(request, api_objects=api_objects)
     if resolution.errors:
         raise resolution.errors[0]

@@ -213,3 +213,20 @@ def test_a_change_during_a_reload_is_not_missed() -> None:
             await follower.wait_changed(seen)
 
     trio.run(wait)
+
+
+def test_invalid_update_in_the_api_is_reported_and_last_good_kept(live: Mount, api: ApiServer) -> None:
+    """An object that stops validating is reported as such (not as 'not found'); the mount keeps v1."""
+    api.put(
+        {
+            "kind": "Secret",
+            "type": "kubernetes.io/tls",
+            "metadata": {"name": "db", "namespace": "shop"},
+            "stringData": {"password": "v2"},
+        }
+    )
+    time.sleep(1)
+
+    assert b"v1" == password(live)
+    _, err = live.stop()
+    assert "Secret/shop/db: data[tls.crt]: Required value" in err
