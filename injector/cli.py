@@ -389,12 +389,9 @@ def _located(problem: InjectorError | InjectorWarning, severity: str) -> str:
 
 def cmd_agent(args: argparse.Namespace) -> int:
     from injector.agent import run_agent
-    from injector.kube import KubeSettings
 
-    args.kube = True
-    request = _request(args)._replace(
-        pod_file=args.pod or "<own pod>", kube=KubeSettings(kubeconfig=args.kubeconfig, context=args.context)
-    )
+    args.kube = True  # the agent always follows the API, --kube given or not
+    request = _request(args)._replace(pod_file=args.pod or "<own pod>")
     return run_trio(
         partial(run_agent, request, _mount_settings(args, args.mount), listen=args.listen, own_pod=args.own_pod)
     )
