@@ -23,6 +23,9 @@ $(BIN)/injector: pyproject.toml | system-deps
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]' > $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 	sh vendor/build-pyfuse3.sh $(BIN) >> $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
+	@# Byte-compile as a non-editable install does: start-up then costs no compiling, even where
+	@# PYTHONDONTWRITEBYTECODE keeps Python from caching it.
+	$(BIN)/python -m compileall -q injector fuse >/dev/null
 	@touch $@
 
 venv: system-deps $(BIN)/injector

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _timing import median, percentile  # noqa: E402
 
-from tests.kube_apiserver import Account, ApiServer, rule  # noqa: E402
+from tests.support.kube_apiserver import Account, ApiServer, rule  # noqa: E402
 
 USER = "system:serviceaccount:bench:injector"
 

@@ -1,33 +1,92 @@
-"""Errors injector reports, one family per party who must act.
+"""The problems injector reports: one error tree, one family per party who must act.
 
-    InjectorError            every error injector raises on purpose; prints as one line
-    ├── UsageError           the command line is wrong                           (exit 2)
-    ├── ManifestError        an input document is malformed: fix the YAML/JSON   (exit 3)
-    ├── ResolutionError      a reference does not resolve (missing secret/key)   (exit 4)
-    ├── SourceError          a source cannot be read or decrypted                (exit 5)
-    └── OutputError          the result cannot be rendered as asked              (exit 6)
+    Problem                  where (source, object, field path) and what, never a value
+    ├── InjectorWarning      does not stop injector, like the kubelet's Warning events
+    └── InjectorError        raised on purpose; prints as one line; carries its exit code
+        ├── UsageError       the command line is wrong                           (exit 2)
+        ├── ManifestError    an input document is malformed: fix the YAML/JSON   (exit 3)
+        ├── ResolutionError  a reference does not resolve (missing secret/key)   (exit 4)
+        ├── SourceError      a source cannot be read, decrypted or reached       (exit 5)
+        └── OutputError      the result cannot be rendered as asked              (exit 6)
 
-Every message names where the problem is (file, ``Kind/namespace/name``, field path) and never a
-secret value: messages are built only from names, keys and paths.
+Messages are built from names, keys and paths only. A message may point at a setting the user can
+change (``Setting("container")``); how a setting is spelled (``--container``) is the command
+line's business, so the text is rendered with the command line's spelling by its reporter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
-class InjectorError(Exception):
+
+class Setting(NamedTuple):
+    """A placeholder in a message for a setting the user can change, spelled by whoever renders it."""
+
+    name: str
+
+
+MessagePart = str | Setting
+Message = str | tuple[MessagePart, ...]
+
+
+def _plain(setting: Setting) -> str:
+    return setting.name
+
+
+class Problem:
+    """What went wrong and where: ``source`` (file or URL), ``obj`` (``Kind/namespace/name``), ``field``."""
+
+    def __init__(self, problem: Message, *, source: str = "", obj: str = "", field: object = "") -> None:
+        self.parts: tuple[MessagePart, ...] = (problem,) if isinstance(problem, str) else problem
+        self.source = source
+        self.obj = obj
+        self.field = str(field)
+
+    @property
+    def problem(self) -> str:
+        return self.describe()
+
+    def describe(self, spell: Callable[[Setting], str] = _plain) -> str:
+        """The message alone, with settings spelled by ``spell``."""
+        return "".join(part if isinstance(part, str) else spell(part) for part in self.parts)
+
+    def where(self) -> tuple[str, ...]:
+        """The non-empty parts of the location, outermost first."""
+        return tuple(part for part in (self.source, self.obj, self.field) if part)
+
+    def render(self, spell: Callable[[Setting], str] = _plain) -> str:
+        """One line: ``source: object: field: message``."""
+        return ": ".join((*self.where(), self.describe(spell)))
+
+
+class InjectorWarning(Problem):
+    """A problem that does not stop injector, reported like the kubelet's Warning events."""
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def __repr__(self) -> str:
+        return f"InjectorWarning({self.render()!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, InjectorWarning) and self.render() == other.render()
+
+    def __hash__(self) -> int:
+        return hash(self.render())
+
+
+class InjectorError(Problem, Exception):
     """Base of every error injector raises deliberately."""
 
     exit_code = 1
 
-    def __init__(self, problem: str, *, source: str = "", obj: str = "", field: str = "") -> None:
-        self.problem = problem
-        self.source = source
-        self.obj = obj
-        self.field = field
-        super().__init__(": ".join(part for part in (source, obj, field, problem) if part))
+    def __init__(self, problem: Message, *, source: str = "", obj: str = "", field: object = "") -> None:
+        Problem.__init__(self, problem, source=source, obj=obj, field=field)
+        Exception.__init__(self, self.render())
 
     def __str__(self) -> str:
-        return str(self.args[0])
+        return self.render()
 
 
 class UsageError(InjectorError):
@@ -60,25 +119,11 @@ class OutputError(InjectorError):
     exit_code = 6
 
 
-class InjectorWarning:
-    """A problem that does not stop injector, reported like the kubelet's Warning events."""
+class CombinedError(InjectorError):
+    """Several errors found at once (a resolution's): reported one per line; the first gives the exit code."""
 
-    __slots__ = ("field", "obj", "problem", "source")
-
-    def __init__(self, problem: str, *, source: str = "", obj: str = "", field: str = "") -> None:
-        self.problem = problem
-        self.source = source
-        self.obj = obj
-        self.field = field
-
-    def __str__(self) -> str:
-        return ": ".join(part for part in (self.source, self.obj, self.field, self.problem) if part)
-
-    def __repr__(self) -> str:
-        return f"InjectorWarning({str(self)!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, InjectorWarning) and str(self) == str(other)
-
-    def __hash__(self) -> int:
-        return hash(str(self))
+    def __init__(self, errors: Sequence[InjectorError]) -> None:
+        first = errors[0]
+        super().__init__(first.parts, source=first.source, obj=first.obj, field=first.field)
+        self.errors = tuple(errors)
+        self.exit_code = first.exit_code

@@ -1,40 +1,42 @@
-"""Serve a container's secrets as a FUSE mount: mount, keep current, run a child, unmount (I/O shell).
+"""Serve a container's secrets as a FUSE mount, kept current: the ``mount`` command and its parts.
 
-Structure (all under one nursery, nothing left running on return):
+    serve                  one nursery; nothing left running on return
+    ├── serve_mount        mount the tree; swap trees; unmount on the way out (fuse.mount.serve)
+    ├── watch_files        inotify -> a change notice      (--watch)
+    ├── forward_changes    the API follower -> a notice    (--kube --watch)
+    ├── keep_current       notice -> reload -> tree swap   (--watch)
+    └── until(...)         the child (run --mount), or a wait for SIGTERM/SIGINT (mount, agent)
 
-    mount_and_serve
-    ├── fuse.mount.serve            the FUSE session, until cancelled (then unmounted)
-    ├── keep_current (--watch)      inotify -> reload in a worker thread -> atomic tree swap
-    └── the child (run --mount) or a wait for SIGTERM/SIGINT (mount)
+The objects come from ``open_sources``: the files, and with ``--kube`` the API (fetched once, or
+followed by a Follower for as long as the block runs).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import signal
-import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from functools import partial
-from typing import TYPE_CHECKING, NamedTuple
+from typing import Protocol
 
 import trio
 
 from fuse.filesystem import ReadOnlyFilesystem
-from fuse.mount import MountError, mount_options, prepare_mountpoint, replace_tree, serve
+from fuse.mount import MountError, mount_options, prepare_mountpoint, replace_tree
+from fuse.mount import serve as serve_fuse
 from fuse.tree import Tree, build_tree
-from injector.audit import AuditLog
-from injector.errors import InjectorError, SourceError, UsageError
-from injector.hardening import harden_process
-from injector.load import Request, load, referenced_keys
-from injector.mountview import mount_view
-from injector.objects import DataObject
-from injector.resolve import Resolution
-from injector.supervise import FORWARDED_SIGNALS, supervise
-from injector.watch import Watcher
-
-if TYPE_CHECKING:
-    from injector.kubewatch import Follower
+from injector.core.filetree import mount_view
+from injector.core.resolve import Resolution
+from injector.errors import InjectorError, UsageError
+from injector.inputs import ApiObjects, PodInput, fetch_api, plan, read_inputs, read_pod, resolve, without_errors
+from injector.settings import InputSettings, MountSettings
+from injector.shell.audit import AuditLog
+from injector.shell.inotify import Watcher
+from injector.shell.kubewatch import Follower, follow_objects
+from injector.shell.process import FORWARDED_SIGNALS, STOP_SIGNALS, harden_process
+from injector.shell.report import Reporter
 
 
 class LatencyHistogram:
@@ -56,229 +58,266 @@ class LatencyHistogram:
         self.sum += seconds
 
 
-class ServeState:
-    """What a running mount has done, for health checks and metrics (plain counters, no values)."""
+class ReloadStats:
+    """What keeping a mount current has done (plain counters, no values)."""
 
     def __init__(self) -> None:
-        self.ready = False
-        """The mount serves, and every required reference resolved at least once."""
         self.resolutions = {"ok": 0, "failed": 0}
         self.rotation = LatencyHistogram()
         """Time from a change seen in a source to the new tree being served."""
-        self.fs: ReadOnlyFilesystem | None = None
-        self.follower: Follower | None = None
 
 
-class MountSettings(NamedTuple):
-    mountpoint: str
-    volume: str | None = None
-    env_format: str = "dotenv"
-    watch: bool = False
-    uid: int | None = None
-    gid: int | None = None
-    allow_other: bool = False
-    allowed_uids: frozenset[int] | None = None
-    audit: str | None = None
-    wait_timeout: float = 60.0
-    """Seconds to wait for the API server at start (--kube): retried with backoff until then."""
+# -- the sources of a serving command ----------------------------------------------------------------
 
 
-class LogFormat:
-    """How the long-running commands report: text lines (``mount``) or JSON objects (``agent``)."""
+class Sources:
+    """Where a serving command's objects come from: now, and again on every reload."""
 
-    json = False
+    def __init__(
+        self,
+        settings: InputSettings,
+        pod_input: PodInput,
+        *,
+        follower: Follower | None = None,
+        fetched: ApiObjects | None = None,
+    ) -> None:
+        self.settings = settings
+        self.pod_input = pod_input
+        self.follower = follower
+        self._fetched = fetched
+
+    def api(self) -> ApiObjects | None:
+        """What the API holds now: the follower's live objects, or those fetched once."""
+        return self.follower.snapshot() if self.follower is not None else self._fetched
+
+    def resolve(self, *, reread: bool = False) -> Resolution:
+        """Resolve against the files and the API; ``reread`` reads the pod file again too.
+
+        Problems are in the resolution's ``errors``, for the caller to raise as it must.
+        """
+        pod_input = self.pod_input
+        if reread and self.settings.pod_file not in (None, "-"):
+            pod_input = read_pod(self.settings)
+        return resolve(read_inputs(self.settings, pod_input), self.settings, self.api())
 
 
-def _say(message: str) -> None:
-    if LogFormat.json:
-        log_event(event="message", message=message)
+@asynccontextmanager
+async def open_sources(
+    settings: InputSettings, pod_input: PodInput, reporter: Reporter, *, watch: bool, wait_timeout: float
+) -> AsyncIterator[Sources]:
+    """The sources of a serving command. With ``--kube --watch`` a Follower (one get and one watch
+    per referenced object) runs until the block ends; with ``--kube`` alone, objects are got once."""
+    kube = settings.kube
+    if kube is None:
+        yield Sources(settings, pod_input)
         return
-    sys.stderr.write(f"injector: {message}\n")
-    sys.stderr.flush()
+    inputs = read_inputs(settings, pod_input)
+    if not watch:
+        yield Sources(settings, pod_input, fetched=await fetch_api(kube, plan(inputs)))
+        return
+    async with trio.open_nursery() as nursery:
+        follower = await nursery.start(partial(follow_objects, kube, plan(inputs), reporter, wait_timeout=wait_timeout))
+        yield Sources(settings, pod_input, follower=follower)
+        nursery.cancel_scope.cancel()
 
 
-def _api_objects(follower: Follower | None) -> tuple[list[DataObject], list[InjectorError]] | None:
-    return None if follower is None else follower.snapshot()
+# -- the mount -------------------------------------------------------------------------------------
 
 
-def resolve_or_raise(
-    request: Request, api_objects: tuple[Sequence[DataObject], Sequence[InjectorError]] | None = None
-) -> Resolution:
-    resolution = load(request, api_objects=api_objects)
-    if resolution.errors:
-        raise resolution.errors[0]
-    return resolution
-
-
-def build(resolution: Resolution, settings: MountSettings, previous: Tree | None) -> Tree:
-    files, dirs, root = mount_view(resolution, volume=settings.volume, env_format=settings.env_format)
+def tree_of(resolution: Resolution, settings: MountSettings, previous: Tree | None) -> Tree:
+    """The mount's tree for ``resolution``: the mount view with owners, built against ``previous``."""
+    view = mount_view(resolution, volume=settings.volume, env_format=settings.env_format)
     uid = os.getuid() if settings.uid is None else settings.uid
     gid = os.getgid() if settings.gid is None else settings.gid
-    return build_tree(files, dirs=dirs, root=root, uid=uid, gid=gid, now_ns=time.time_ns(), previous=previous)
+    return build_tree(
+        view.files, dirs=view.dirs, root=view.root, uid=uid, gid=gid, now_ns=time.time_ns(), previous=previous
+    )
 
 
-async def _first_of(*waits: Callable[[], Awaitable[object]]) -> None:
-    """Return as soon as one of ``waits`` returns (the others are cancelled)."""
-    async with trio.open_nursery() as nursery:
+class Mounted:
+    """A mount being served: its tree, and how to replace it."""
 
-        async def run(wait: Callable[[], Awaitable[object]]) -> None:
-            await wait()
-            nursery.cancel_scope.cancel()
+    def __init__(self, fs: ReadOnlyFilesystem, mountpoint: str) -> None:
+        self.fs = fs
+        self.mountpoint = mountpoint
 
-        for wait in waits:
-            nursery.start_soon(run, wait)
+    @property
+    def tree(self) -> Tree:
+        return self.fs.tree
+
+    async def replace(self, tree: Tree) -> None:
+        await replace_tree(self.fs, tree)
 
 
-async def keep_current(
-    fs: ReadOnlyFilesystem,
-    request: Request,
+async def serve_mount(
     settings: MountSettings,
-    follower: Follower | None = None,
-    state: ServeState | None = None,
+    tree: Tree,
+    fsname: str,
+    reporter: Reporter,
+    *,
+    task_status: trio.TaskStatus[Mounted] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Reload on every change of the files or of the followed API objects; swap the tree only when
-    the new input is valid (otherwise the last good content stays served)."""
-    state = state or ServeState()
-    paths = [] if request.pod_body is not None else [request.pod_file]
-    paths += [*request.secrets, *request.age_identities]
-    seen_generation = follower.generation if follower is not None else 0
-    with Watcher(paths) as watcher:
-        while True:
-            waits: list[Callable[[], Awaitable[object]]] = [watcher.wait_for_change]
-            if follower is not None:
-                waits.append(partial(follower.wait_changed, seen_generation))
-            await _first_of(*waits)
-            if follower is not None:
-                seen_generation = follower.generation  # before reading its objects: later changes wake us again
-            seen = time.monotonic()
-            try:
-                resolution = await trio.to_thread.run_sync(resolve_or_raise, request, _api_objects(follower))
-                tree = build(resolution, settings, fs.tree)
-            except InjectorError as exc:
-                state.resolutions["failed"] += 1
-                _say(f"update not applied, still serving the last good content: {exc}")
-                continue
-            state.resolutions["ok"] += 1
-            if tree.by_path != fs.tree.by_path:
-                await replace_tree(fs, tree)
-                state.rotation.observe(time.monotonic() - seen)
-                _say(f"updated {settings.mountpoint}")
-
-
-async def mount_and_serve(
-    request: Request,
-    settings: MountSettings,
-    *,
-    child: Sequence[str] | None = None,
-    child_env: Mapping[bytes, bytes] | None = None,
-    mask: Mapping[bytes, str] | None = None,
-    state: ServeState | None = None,
-    also_serve: Callable[[ServeState], Awaitable[None]] | None = None,
-) -> int:
-    """Mount, then run ``child`` until it exits (returning its status) or, without a child, serve
-    until SIGTERM/SIGINT (returning 0). The mount is gone when this returns.
-
-    ``also_serve`` runs beside the mount for as long as it serves (the agent's HTTP endpoint); it
-    starts before the first resolution so that health checks answer during start-up.
-    """
-    harden_process(with_child=child is not None)
-    state = state or ServeState()
-    async with trio.open_nursery() as sources:
-        if also_serve is not None:
-            sources.start_soon(also_serve, state)
-        follower = None
-        if request.kube is not None and settings.watch:
-            follower = await start_follower(sources, request, settings)
-            state.follower = follower
-        status = await _mount_and_serve(
-            request, settings, follower, child=child, child_env=child_env, mask=mask, state=state
-        )
-        sources.cancel_scope.cancel()
-    return status
-
-
-async def start_follower(nursery: trio.Nursery, request: Request, settings: MountSettings) -> Follower:
-    """Fetch every referenced object and keep following them (a watch each) in ``nursery``."""
-    from injector.kube import KubeClient, load_config
-    from injector.kubewatch import Follower
-
-    assert request.kube is not None
-    keys = await trio.to_thread.run_sync(referenced_keys, request)
-    client = KubeClient(load_config(request.kube, os.environ))
-    follower = Follower(client, keys, log=report)
-    with trio.move_on_after(settings.wait_timeout) as waited:
-        await nursery.start(follower.run)
-    if waited.cancelled_caught:
-        raise SourceError(
-            f"the API server did not answer within {settings.wait_timeout:g} s (--wait-timeout)",
-            source=str(client.config.cluster.server),
-        )
-    return follower
-
-
-def report(**fields: object) -> None:
-    """An event as a JSON object (agent) or as ``key=value`` text (mount); names and codes, never values."""
-    if LogFormat.json:
-        log_event(**fields)
-    else:
-        _say(" ".join(f"{key}={value}" for key, value in fields.items()))
-
-
-def log_event(**fields: object) -> None:
-    """One JSON object per line on stderr; callers pass names and codes, never values."""
-    import json
-
-    fields = {"time": round(time.time(), 3), **fields}
-    sys.stderr.write(json.dumps(fields) + "\n")
-    sys.stderr.flush()
-
-
-async def _mount_and_serve(
-    request: Request,
-    settings: MountSettings,
-    follower: Follower | None,
-    *,
-    child: Sequence[str] | None,
-    child_env: Mapping[bytes, bytes] | None,
-    mask: Mapping[bytes, str] | None,
-    state: ServeState,
-) -> int:
-    # In a worker thread: a one-shot --kube source runs its own event loop to fetch.
-    resolution = await trio.to_thread.run_sync(resolve_or_raise, request, _api_objects(follower))
-    for warning in resolution.warnings:
-        _say(f"warning: {warning}")
-    tree = build(resolution, settings, None)
+    """Mount ``tree`` at the settings' mountpoint and serve it until cancelled; ``started(mounted)``
+    once it is visible. Unmounted (and the audit log closed) on the way out."""
     try:
         recovered = prepare_mountpoint(settings.mountpoint)
     except MountError as exc:
         raise UsageError(str(exc)) from None
     if recovered:
-        _say(recovered)
+        reporter.say(recovered)
     audit = AuditLog(settings.audit) if settings.audit else None
-    fs = ReadOnlyFilesystem(tree, on_open=audit, allowed_uids=settings.allowed_uids)
-    state.fs = fs
-    state.resolutions["ok"] += 1
-    options = mount_options(allow_other=settings.allow_other, fsname=f"injector:{resolution.pod.ref}")
-    status = 0
-    # Signals are received from before the mount exists, so none can kill the process with the
-    # mount still in place; a child started later gets the ones that arrived meanwhile.
     try:
-        with trio.open_signal_receiver(*FORWARDED_SIGNALS) as signals:
-            async with trio.open_nursery() as nursery:
-                await nursery.start(serve, fs, settings.mountpoint, options)
-                state.ready = True
-                if settings.watch:
-                    nursery.start_soon(keep_current, fs, request, settings, follower, state)
-                if child is not None:
-                    status = await supervise(child, dict(child_env or {}), mask, signals)
-                else:
-                    _say(f"serving {settings.mountpoint} (SIGTERM or Ctrl-C to unmount)")
-                    async for signum in signals:
-                        if signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
-                            break
-                state.ready = False
-                nursery.cancel_scope.cancel()
+        fs = ReadOnlyFilesystem(tree, on_open=audit, allowed_uids=settings.allowed_uids)
+        options = mount_options(allow_other=settings.allow_other, fsname=fsname)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(serve_fuse, fs, settings.mountpoint, options)
+            task_status.started(Mounted(fs, settings.mountpoint))
     finally:
         if audit is not None:
             audit.close()
+
+
+# -- keeping it current ----------------------------------------------------------------------------
+
+
+def notify(notices: trio.MemorySendChannel[None]) -> None:
+    """Send a change notice, unless one is already waiting (it will cover this change too)."""
+    with contextlib.suppress(trio.WouldBlock):
+        notices.send_nowait(None)
+
+
+async def watch_files(
+    paths: Sequence[str],
+    notices: trio.MemorySendChannel[None],
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """A notice for every settled change to the files and directories ``paths`` (inotify, no polling)."""
+    with Watcher(paths) as watcher:
+        task_status.started()
+        while True:
+            await watcher.wait_for_change()
+            notify(notices)
+
+
+class Changing(Protocol):
+    """Something whose changes are counted (the API follower)."""
+
+    @property
+    def generation(self) -> int: ...
+
+    async def wait_changed(self, seen: int) -> None: ...
+
+
+async def forward_changes(follower: Changing, notices: trio.MemorySendChannel[None]) -> None:
+    """A notice for every change the follower sees."""
+    seen = follower.generation
+    while True:
+        await follower.wait_changed(seen)
+        seen = follower.generation  # before the reload reads its objects: later changes notify again
+        notify(notices)
+
+
+class TreeHolder(Protocol):
+    @property
+    def tree(self) -> Tree: ...
+
+    async def replace(self, tree: Tree) -> None: ...
+
+
+async def keep_current(
+    notices: AsyncIterable[object],
+    reload: Callable[[Tree], Awaitable[Tree]],
+    mounted: TreeHolder,
+    reporter: Reporter,
+    stats: ReloadStats,
+    *,
+    label: str,
+) -> None:
+    """On every notice, build the tree again (``reload(current)``) and serve it if it changed.
+
+    A reload that fails is reported and the last good tree stays served.
+    """
+    async for _ in notices:
+        seen = time.monotonic()
+        try:
+            tree = await reload(mounted.tree)
+        except InjectorError as exc:
+            stats.resolutions["failed"] += 1
+            reporter.say(f"update not applied, still serving the last good content: {reporter.describe(exc)}")
+            continue
+        stats.resolutions["ok"] += 1
+        if tree.by_path != mounted.tree.by_path:
+            await mounted.replace(tree)
+            stats.rotation.observe(time.monotonic() - seen)
+            reporter.say(f"updated {label}")
+
+
+# -- the whole -------------------------------------------------------------------------------------
+
+Until = Callable[[AsyncIterator[int], Mounted], Awaitable[int]]
+"""What a serving command does once mounted; given the signals and the mount, returns the exit status."""
+
+
+async def serve(
+    settings: MountSettings,
+    sources: Sources,
+    resolution: Resolution,
+    reporter: Reporter,
+    until: Until,
+    *,
+    stats: ReloadStats | None = None,
+) -> int:
+    """Mount ``resolution``, keep it current with ``--watch``, and return what ``until`` returns.
+
+    Signals are received from before the mount exists, so none can kill the process with the
+    mount still in place; ``until`` gets the ones that arrived meanwhile. The mount is gone when
+    this returns.
+    """
+    stats = stats or ReloadStats()
+    stats.resolutions["ok"] += 1
+    tree = tree_of(resolution, settings, None)
+
+    async def reload(current: Tree) -> Tree:
+        new = await trio.to_thread.run_sync(partial(sources.resolve, reread=True))
+        return tree_of(without_errors(new), settings, current)
+
+    with trio.open_signal_receiver(*FORWARDED_SIGNALS) as signals:
+        async with trio.open_nursery() as nursery:
+            mounted = await nursery.start(serve_mount, settings, tree, f"injector:{resolution.pod.ref}", reporter)
+            if settings.watch:
+                send, receive = trio.open_memory_channel[None](1)
+                await nursery.start(watch_files, sources.settings.watched_paths, send)
+                if sources.follower is not None:
+                    nursery.start_soon(forward_changes, sources.follower, send)
+                nursery.start_soon(
+                    partial(keep_current, receive, reload, mounted, reporter, stats, label=settings.mountpoint)
+                )
+            status = await until(signals, mounted)
+            nursery.cancel_scope.cancel()
     return status
+
+
+async def wait_for_stop(signals: AsyncIterator[int]) -> None:
+    async for signum in signals:
+        if signum in STOP_SIGNALS:
+            return
+
+
+async def run_mount(settings: MountSettings, inputs: InputSettings, reporter: Reporter) -> int:
+    """``injector mount``: serve until SIGTERM/SIGINT, then unmount and return 0."""
+    harden_process(reporter, with_child=False)
+    pod_input = read_pod(inputs)
+
+    async def until_stopped(signals: AsyncIterator[int], mounted: Mounted) -> int:
+        reporter.say(f"serving {mounted.mountpoint} (SIGTERM or Ctrl-C to unmount)")
+        await wait_for_stop(signals)
+        return 0
+
+    async with open_sources(
+        inputs, pod_input, reporter, watch=settings.watch, wait_timeout=settings.wait_timeout
+    ) as sources:
+        resolution = without_errors(await trio.to_thread.run_sync(sources.resolve))
+        for warning in resolution.warnings:
+            reporter.warning(warning)
+        return await serve(settings, sources, resolution, reporter, until_stopped)

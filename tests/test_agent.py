@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.kube_apiserver import ADMIN, Account, ApiServer, free_port, rule
-from tests.manifests import container, pod
-from tests.mounting import requires_fuse, wait_for
+from tests.support.kube_apiserver import ADMIN, Account, ApiServer, free_port, rule
+from tests.support.manifests import container, pod
+from tests.support.mounting import requires_fuse, wait_for
 from tests.test_kube_source import kubeconfig
 
 pytestmark = [pytest.mark.fuse, requires_fuse()]
@@ -142,14 +142,14 @@ def test_agent_denied_its_own_pod_says_what_rbac_is_missing(tmp_path: Path, api:
 
 
 def test_rotation_histogram_is_cumulative_and_constant_size() -> None:
-    from injector.agent import metrics_text
-    from injector.serve import ServeState
+    from injector.metrics import AgentStatus, metrics_text
+    from injector.serve import ReloadStats
 
-    state = ServeState()
+    state = ReloadStats()
     for seconds in (0.005, 0.04, 0.3, 20.0):
         state.rotation.observe(seconds)
 
-    text = metrics_text(state).decode()
+    text = metrics_text(AgentStatus(stats=state)).decode()
 
     assert 'injector_rotation_latency_seconds_bucket{le="0.01"} 1.0' in text
     assert 'injector_rotation_latency_seconds_bucket{le="0.5"} 3.0' in text

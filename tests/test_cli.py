@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES, age_encrypt, assert_no_traceback, injector, new_age_key, write_manifests
-from tests.manifests import container, env_from, pod, secret, secret_key_ref, value
+from tests.support.manifests import container, env_from, pod, secret, secret_key_ref, value
 
 EXAMPLE = ["--pod", str(EXAMPLES / "pod.yaml"), "--secrets", str(EXAMPLES / "secrets")]
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import injector, write_manifests
-from tests.kube_apiserver import INJECTOR_USER, ApiServer, injector_accounts, self_signed
-from tests.manifests import container, env_from, pod, secret_key_ref
+from tests.support.kube_apiserver import INJECTOR_USER, ApiServer, injector_accounts, self_signed
+from tests.support.manifests import container, env_from, pod, secret_key_ref
 
 READER = INJECTOR_USER
 

@@ -14,9 +14,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.conftest import write_manifests
-from tests.kube_apiserver import INJECTOR_USER, ApiServer, injector_accounts
-from tests.manifests import container, pod
-from tests.mounting import Mount, requires_fuse, wait_for
+from tests.support.kube_apiserver import INJECTOR_USER, ApiServer, injector_accounts
+from tests.support.manifests import container, pod
+from tests.support.mounting import Mount, requires_fuse, wait_for
 from tests.test_kube_source import kubeconfig
 
 pytestmark = [pytest.mark.fuse, requires_fuse()]
@@ -191,28 +191,6 @@ def test_api_unreachable_past_wait_timeout_is_one_clear_error(tmp_path: Path, ap
 
     assert 5 == result.returncode
     assert f"injector: {api.url}: the API server did not answer within 1 s (--wait-timeout)".encode() in result.stderr
-
-
-def test_a_change_during_a_reload_is_not_missed() -> None:
-    """Changes notified while nobody waits are seen by the next wait (the reload that lost update 72)."""
-    import trio
-
-    from injector.kubewatch import Follower
-
-    class FakeClient:
-        class config:  # noqa: N801 - the shape of lightkube's SingleConfig
-            class cluster:  # noqa: N801
-                server = "https://fake"
-
-    follower = Follower(FakeClient(), [])  # type: ignore[arg-type]
-    seen = follower.generation
-    follower._notify()
-
-    async def wait() -> None:
-        with trio.fail_after(1):
-            await follower.wait_changed(seen)
-
-    trio.run(wait)
 
 
 def test_invalid_update_in_the_api_is_reported_and_last_good_kept(live: Mount, api: ApiServer) -> None:

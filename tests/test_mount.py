@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from tests.conftest import EXAMPLES, injector, write_manifests
-from tests.manifests import container, pod, secret, secret_key_ref
-from tests.mounting import Mount, replace_file, requires_fuse, wait_for
+from tests.support.manifests import container, pod, secret, secret_key_ref
+from tests.support.mounting import Mount, replace_file, requires_fuse, wait_for
 
 pytestmark = [pytest.mark.fuse, requires_fuse()]
 
@@ -294,7 +294,7 @@ def test_concurrent_readers_never_see_torn_content(live: tuple[Mount, Path]) -> 
 
 
 def test_docker_env_format_in_mount_is_read_by_docker_cli(mountpoint: Path) -> None:
-    from tests.fake_docker import docker_cli, env_as_docker_reads_it
+    from tests.support.fake_docker import docker_cli, env_as_docker_reads_it
 
     if docker_cli() is None:
         pytest.skip("the docker CLI is not installed")
@@ -341,8 +341,8 @@ def test_allowed_uid_denies_others_and_audits_denial(public_mountpoint: Path, tm
 
     assert b"Permission denied" in denied.stderr
     assert b"db.shop.svc" == as_root
-    denied = [json.loads(line) for line in audit.read_text().splitlines() if '"denied"' in line]
-    assert [("/secret/host", 65534)] == [(line["path"], line["uid"]) for line in denied]
+    denials = [json.loads(line) for line in audit.read_text().splitlines() if '"denied"' in line]
+    assert [("/secret/host", 65534)] == [(line["path"], line["uid"]) for line in denials]
 
 
 def test_without_allow_other_other_users_cannot_enter(public_mountpoint: Path) -> None:

@@ -17,14 +17,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
 from tests.conftest import age_encrypt, new_age_key, write_manifests
-from tests.manifests import config_map, container, env_from, pod, secret, secret_key_ref, value
-from tests.mounting import replace_file, requires_fuse, wait_for
+from tests.support.manifests import config_map, container, env_from, pod, secret, secret_key_ref, value
+from tests.support.mounting import replace_file, requires_fuse, wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("strace") is None, reason="strace (Debian package strace) is needed")
 
@@ -164,12 +165,12 @@ def signal_tracee(tracer: subprocess.Popen[bytes], signum: int) -> None:
 def traced(tmp_path: Path, *args: str, **kwargs: object) -> tuple[subprocess.CompletedProcess[bytes], Trace]:
     trace_file = Path("/dev/shm") / f"injector-trace-{os.getpid()}-{time.monotonic_ns()}"  # tmpfs, not disk
     try:
-        result = subprocess.run(
+        result: subprocess.CompletedProcess[bytes] = subprocess.run(  # type: ignore[call-overload]
             under_strace(trace_file, *args),
             capture_output=True,
             timeout=120,
             check=False,
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
         return result, parse_trace(trace_file)
     finally:
@@ -231,7 +232,7 @@ def broken(canaries: Canaries, name: str, text: str) -> None:
     (canaries.directory / "secrets" / name).write_text(text)
 
 
-ERROR_PATHS = {
+ERROR_PATHS: dict[str, Callable[[Canaries], object]] = {
     "bad-base64": lambda c: broken(
         c,
         "plain.yaml",
@@ -344,7 +345,7 @@ def test_agent_with_the_kubernetes_source_writes_no_canary(tmp_path: Path) -> No
     """The API source too: values fetched and rotated through watches reach no file, log or metric."""
     import urllib.request
 
-    from tests.kube_apiserver import ADMIN, Account, ApiServer, free_port
+    from tests.support.kube_apiserver import ADMIN, Account, ApiServer, free_port
 
     first, rotated = (f"CANARYAPI{os.urandom(10).hex()}" for _ in range(2))
     canaries = Canaries({"api": first, "rotated": rotated}, tmp_path, [])

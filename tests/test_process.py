@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES
-from tests.mounting import requires_fuse, wait_for
+from tests.support.mounting import requires_fuse, wait_for
 
 EXAMPLE = ["--pod", str(EXAMPLES / "pod.yaml"), "--secrets", str(EXAMPLES / "secrets")]
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(
 def as_pid1(*args: str, **kwargs: object) -> subprocess.Popen[bytes]:
     """Start `injector run ARGS` as PID 1 of a new PID namespace (as in a container)."""
     # --propagation shared: a mount made inside shows outside too, so the test can see it (and its absence).
-    return subprocess.Popen(
+    process: subprocess.Popen[bytes] = subprocess.Popen(  # type: ignore[call-overload]
         [
             "unshare",
             "--pid",
@@ -43,7 +43,8 @@ def as_pid1(*args: str, **kwargs: object) -> subprocess.Popen[bytes]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         **kwargs,
-    )  # type: ignore[call-overload]
+    )
+    return process
 
 
 def init_pid(unshare: subprocess.Popen[bytes]) -> int:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests import registry
 from tests.conftest import injector, write_manifests
-from tests.manifests import container, pod, secret
-from tests.mounting import Mount, requires_fuse
+from tests.support import registry
+from tests.support.manifests import container, pod, secret
+from tests.support.mounting import Mount, requires_fuse
 
 pytestmark = pytest.mark.skipif(registry.available() is not None, reason=str(registry.available()))
 

@@ -1,0 +1,134 @@
+"""The one-shot commands: ``run``, ``render`` and ``check``.
+
+Each resolves once (``resolve_once``: read, plan, fetch, resolve) and hands the result on: to a
+command it execs or supervises, to stdout (never a regular file), or as a list of problems.
+A plain ``run`` never imports trio: it costs more than everything else ``run`` does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import TYPE_CHECKING
+
+from injector.core.envfile import as_environ
+from injector.core.resolve import Resolution
+from injector.errors import InjectorError, InjectorWarning, UsageError
+from injector.inputs import fetch_api, plan, read_inputs, read_pod, resolve, without_errors
+from injector.settings import MountSettings, RunSettings, Settings
+from injector.shell.loop import run_trio
+from injector.shell.output import open_output, write_all
+from injector.shell.process import exec_command, harden_process
+from injector.shell.report import Reporter
+
+if TYPE_CHECKING:
+    from injector.serve import Mounted
+
+
+def resolve_once(settings: Settings, reporter: Reporter, *, every_problem: bool = False) -> Resolution:
+    """Read the inputs once, fetch what the API must give (``--kube``), resolve; warnings reported."""
+    inputs = read_inputs(settings.inputs, read_pod(settings.inputs))
+    kube = settings.inputs.kube
+    api = run_trio(partial(fetch_api, kube, plan(inputs))) if kube is not None else None
+    resolution = resolve(inputs, settings.inputs, api, every_problem=every_problem)
+    if not every_problem:
+        for warning in resolution.warnings:
+            reporter.warning(warning)
+    return resolution
+
+
+def child_env(resolution: Resolution, run: RunSettings, mount: MountSettings | None = None) -> dict[bytes, bytes]:
+    """The command's environment: the parent's (unless ``--clean-env``) overlaid with the container's."""
+    env = dict(run.parent_env)
+    env.update(as_environ([(entry.name, entry.value) for entry in resolution.env.values()]))
+    if mount is not None:
+        env[b"INJECTOR_MOUNT"] = os.fsencode(mount.mountpoint)
+        if resolution.has_pull_secrets and mount.volume is None:
+            env[b"DOCKER_CONFIG"] = os.fsencode(os.path.join(mount.mountpoint, ".docker"))
+    return env
+
+
+def run(settings: Settings, reporter: Reporter) -> int:
+    """``injector run``: exec the command with the container's env, or stay its parent to mask,
+    mount or reap (as PID 1)."""
+    assert settings.run is not None
+    if not settings.run.argv:
+        raise UsageError("no command given: injector run [options] -- COMMAND [ARGS...]")
+    if settings.mount is not None:
+        return run_trio(partial(run_with_mount, settings, reporter))
+    resolution = without_errors(resolve_once(settings, reporter), every_error=True)
+    env = child_env(resolution, settings.run)
+    if settings.run.mask or settings.run.as_init:
+        from injector.shell.supervise import supervise
+
+        harden_process(reporter, with_child=True)
+        mask = resolution.sensitive_values() if settings.run.mask else None
+        return run_trio(partial(supervise, settings.run.argv, env, mask))
+    return exec_command(settings.run.argv, env, reporter)
+
+
+async def run_with_mount(settings: Settings, reporter: Reporter) -> int:
+    """``run --mount``: the command runs while the mount serves; its status is returned, the mount gone."""
+    import trio
+
+    from injector.serve import open_sources, serve
+    from injector.shell.supervise import supervise
+
+    run, mount = settings.run, settings.mount
+    assert run is not None and mount is not None
+    harden_process(reporter, with_child=True)
+    pod_input = read_pod(settings.inputs)
+    async with open_sources(
+        settings.inputs, pod_input, reporter, watch=mount.watch, wait_timeout=mount.wait_timeout
+    ) as sources:
+        resolution = await trio.to_thread.run_sync(sources.resolve)
+        for warning in resolution.warnings:
+            reporter.warning(warning)
+        resolution = without_errors(resolution, every_error=True)
+        env = child_env(resolution, run, mount)
+        mask = resolution.sensitive_values() if run.mask else None
+
+        async def until_child_exits(signals: AsyncIterator[int], mounted: Mounted) -> int:
+            return await supervise(run.argv, env, mask, signals)
+
+        return await serve(mount, sources, resolution, reporter, until_child_exits)
+
+
+def render(settings: Settings, reporter: Reporter) -> int:
+    """``injector render``: the env-file, docker config or file tree, to stdout or a FIFO."""
+    render = settings.render
+    assert render is not None
+    resolution = without_errors(resolve_once(settings, reporter), every_error=True)
+    if render.what == "env":
+        from injector.core.envfile import render_env
+
+        data = render_env([(entry.name, entry.value) for entry in resolution.env.values()], render.format)
+    elif render.what == "dockerconfig":
+        from injector.core.dockerconfig import render_config_json
+
+        data = render_config_json(resolution.registry_credentials)
+    else:
+        from injector.core.filetree import render_files_json
+
+        data = render_files_json(resolution, show_values=render.show_values)
+    write_all(open_output(render.output, reporter), data)
+    return 0
+
+
+def check(settings: Settings, reporter: Reporter) -> int:
+    """``injector check``: every problem on stdout, one per line; 1 if any is an error."""
+    try:
+        resolution = resolve_once(settings, reporter, every_problem=True)
+    except InjectorError as exc:
+        print(_located(exc, "error", reporter))
+        return 1
+    for error in resolution.errors:
+        print(_located(error, "error", reporter))
+    for warning in resolution.warnings:
+        print(_located(warning, "warning", reporter))
+    return 1 if resolution.errors else 0
+
+
+def _located(problem: InjectorError | InjectorWarning, severity: str, reporter: Reporter) -> str:
+    return ": ".join([*problem.where(), severity, problem.describe(reporter.spell)])

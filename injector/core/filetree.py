@@ -1,0 +1,95 @@
+"""What a resolved container's files look like: the mount's view and ``render files``' JSON.
+
+Default view: one directory per secret/configMap/projected volume the container mounts, named
+after the volume, holding the kubelet's layout; ``.env`` (the container's env-file) and, when the
+pod has pull secrets, ``.docker/config.json``. Volume names are DNS labels, so the dot-names never
+collide. With ``volume``, the root is that one volume, as the kubelet shows it at its mountPath.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import NamedTuple
+
+from fuse.tree import DirSpec, FileSpec
+from injector.core.dockerconfig import render_config_json
+from injector.core.envfile import render_env
+from injector.core.resolve import Resolution, VolumeFiles
+from injector.errors import UsageError
+
+SECRET_FILE_MODE = 0o400
+"""``.env`` and ``.docker/config.json``: readable by the owner only."""
+
+
+class MountView(NamedTuple):
+    """Files and directories of a mount, and its root directory's attributes."""
+
+    files: dict[str, FileSpec]
+    dirs: dict[str, DirSpec]
+    root: DirSpec
+
+
+def _volume_dir_spec(resolution: Resolution) -> DirSpec:
+    fs_group = resolution.pod.fs_group
+    # With an fsGroup the kubelet gives directories the group, and setgid.
+    return DirSpec(0o755) if fs_group is None else DirSpec(0o2755, None, fs_group)
+
+
+def _add_volume(view: MountView, resolution: Resolution, volume: VolumeFiles, prefix: str) -> None:
+    spec = _volume_dir_spec(resolution)
+    for path, file in volume.files.items():
+        view.files[f"{prefix}{path}"] = FileSpec(file.data, file.mode, None, file.gid)
+        parent = path.rpartition("/")[0]
+        while parent:
+            view.dirs[f"{prefix}{parent}"] = spec
+            parent = parent.rpartition("/")[0]
+    if prefix:
+        view.dirs[prefix.rstrip("/")] = spec
+
+
+def mount_view(resolution: Resolution, *, volume: str | None = None, env_format: str = "dotenv") -> MountView:
+    """Files, directories and root directory attributes of the mount."""
+    if volume is not None:
+        for candidate in resolution.volumes:
+            if candidate.name == volume:
+                view = MountView({}, {}, _volume_dir_spec(resolution))
+                _add_volume(view, resolution, candidate, "")
+                return view
+        names = ", ".join(v.name for v in resolution.volumes) or "none"
+        raise UsageError(
+            f"container {resolution.container.name!r} mounts no secret, configMap or projected volume named "
+            f"{volume!r} (it mounts: {names})",
+            source=resolution.pod.origin,
+            obj=resolution.pod.ref,
+        )
+    view = MountView({}, {}, DirSpec(0o755))
+    for each in resolution.volumes:
+        _add_volume(view, resolution, each, f"{each.name}/")
+    entries = [(entry.name, entry.value) for entry in resolution.env.values()]
+    view.files[".env"] = FileSpec(render_env(entries, env_format), SECRET_FILE_MODE)
+    if resolution.has_pull_secrets:
+        view.files[".docker/config.json"] = FileSpec(
+            render_config_json(resolution.registry_credentials), SECRET_FILE_MODE
+        )
+        view.dirs[".docker"] = DirSpec(0o700)
+    return view
+
+
+def render_files_json(resolution: Resolution, *, show_values: bool) -> bytes:
+    """``render files``: each volume's files with mode, size and group (and content if asked)."""
+    volumes = []
+    for volume in resolution.volumes:
+        files: dict[str, dict[str, object]] = {}
+        for path, file in volume.files.items():
+            entry: dict[str, object] = {"mode": f"{file.mode:04o}", "size": len(file.data)}
+            if file.gid is not None:
+                entry["gid"] = file.gid
+            if show_values:
+                try:
+                    entry["value"] = file.data.decode("utf-8")
+                except UnicodeDecodeError:
+                    entry["base64"] = base64.b64encode(file.data).decode("ascii")
+            files[path] = entry
+        volumes.append({"name": volume.name, "mountPaths": list(volume.mount_paths), "files": files})
+    return json.dumps({"volumes": volumes}, indent=2).encode("utf-8") + b"\n"

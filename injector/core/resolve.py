@@ -1,0 +1,357 @@
+"""Resolve one container's secret references against a snapshot of objects, as the kubelet does.
+
+Pure: the snapshot is fetched first (by a source), then everything here is deterministic.
+Every problem is collected (``check`` lists them all); a Resolution with errors must not be used.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from injector.core import dockerconfig, names
+from injector.core.expand import expand
+from injector.core.fields import FieldPath, Problems
+from injector.core.objects import (
+    SECRET,
+    SECRET_TYPE_DOCKERCFG,
+    SECRET_TYPE_DOCKERCONFIGJSON,
+    DataKind,
+    DataObject,
+    ObjectKey,
+)
+from injector.core.podspec import Container, DownwardItem, PodSpec, Projection, Volume
+from injector.errors import InjectorError, InjectorWarning, ManifestError, ResolutionError
+
+Snapshot = Mapping[ObjectKey, DataObject]
+
+
+class EnvEntry(NamedTuple):
+    name: str
+    value: bytes
+    sensitive: bool
+    """True when the value came from a Secret."""
+
+    def __repr__(self) -> str:
+        return f"EnvEntry({self.name!r}, [{'secure' if self.sensitive else 'value'}])"
+
+
+class File(NamedTuple):
+    path: str
+    data: bytes
+    mode: int
+    gid: int | None
+    sensitive: bool
+
+    def __repr__(self) -> str:
+        return f"File({self.path!r}, mode={self.mode:04o}, {len(self.data)} bytes)"
+
+
+class VolumeFiles(NamedTuple):
+    """The files a secret, configMap or projected volume shows at its mount path."""
+
+    name: str
+    mount_paths: tuple[str, ...]
+    files: Mapping[str, File]
+    """Cleaned relative path -> file, in a stable order."""
+
+
+class Resolution(NamedTuple):
+    pod: PodSpec
+    container: Container
+    env: Mapping[str, EnvEntry]
+    volumes: tuple[VolumeFiles, ...]
+    registry_credentials: Mapping[str, dockerconfig.Credential]
+    errors: tuple[InjectorError, ...]
+    warnings: tuple[InjectorWarning, ...]
+
+    @property
+    def has_pull_secrets(self) -> bool:
+        return bool(self.pod.image_pull_secrets)
+
+    def sensitive_values(self) -> dict[bytes, str]:
+        """Every secret-derived value with the first env name or file path that carries it."""
+        found: dict[bytes, str] = {}
+        for entry in self.env.values():
+            if entry.sensitive and entry.value:
+                found.setdefault(entry.value, entry.name)
+        for volume in self.volumes:
+            for file in volume.files.values():
+                if file.sensitive and file.data:
+                    found.setdefault(file.data, f"{volume.name}/{file.path}")
+        return found
+
+
+_REFERENCE = re.compile(r"\$\(([^)]*)\)")
+_SUBSCRIPT = re.compile(r"metadata\.(labels|annotations)\['(.*)'\]\Z", re.S)
+
+
+class _Resolver:
+    def __init__(self, pod: PodSpec, container: Container, snapshot: Snapshot, skip_invalid_env_keys: bool) -> None:
+        self.pod = pod
+        self.container = container
+        self.snapshot = snapshot
+        self.skip_invalid_env_keys = skip_invalid_env_keys
+        self.problems = Problems(pod.origin, pod.ref)
+
+    def lookup(self, kind: DataKind, name: str) -> DataObject | None:
+        return self.snapshot.get(ObjectKey(kind.kind, self.pod.namespace, name))
+
+    def not_found(self, kind: DataKind, name: str, at: FieldPath, *, context: str = "") -> None:
+        self.problems.error(f'{context}{kind.noun} "{name}" not found', at, ResolutionError)
+
+    # -- env (kubelet_pods.go makeEnvironmentVariables) -----------------------------------------
+
+    def env(self) -> dict[str, EnvEntry]:
+        env: dict[str, EnvEntry] = {}
+        for source in self.container.env_from:
+            obj = self.lookup(source.kind, source.name)
+            if obj is None:
+                if not source.optional:
+                    self.not_found(source.kind, source.name, source.at)
+                continue
+            invalid = []
+            for key in sorted(obj.env_keys):
+                name = source.prefix + key
+                if self.skip_invalid_env_keys and not names.is_env_var_name(name):
+                    invalid.append(name)
+                    continue
+                env[name] = EnvEntry(name, obj.data[key], source.kind is SECRET)
+            if invalid:
+                self.problems.warn(
+                    f"InvalidEnvironmentVariableNames: Keys [{', '.join(invalid)}] from the EnvFrom "
+                    f"{source.kind.env_from_noun} {obj.namespace}/{obj.name} were "
+                    "skipped since they are considered invalid environment variable names.",
+                    source.at,
+                )
+
+        def lookup(name: bytes) -> bytes | None:
+            entry = env.get(name.decode("utf-8", "surrogateescape"))
+            return None if entry is None else entry.value
+
+        for var in self.container.env:
+            if var.value is not None:
+                value = expand(var.value.encode("utf-8"), lookup)
+                # An expanded reference to a secret value carries that secret (an escaped `$$(` is
+                # counted too: erring on the side of masking).
+                sensitive = "$(" in var.value and any(
+                    (entry := env.get(name)) is not None and entry.sensitive for name in _REFERENCE.findall(var.value)
+                )
+                env[var.name] = EnvEntry(var.name, value, sensitive)
+            elif var.key_ref is not None:
+                ref = var.key_ref
+                obj = self.lookup(ref.kind, ref.name)
+                if obj is None:
+                    if not ref.optional:
+                        self.not_found(ref.kind, ref.name, ref.at)
+                    continue
+                if ref.key not in obj.env_keys:
+                    if not ref.optional:
+                        self.problems.error(
+                            f"couldn't find key {ref.key} in {ref.kind.kind} {obj.namespace}/{obj.name}",
+                            ref.at,
+                            ResolutionError,
+                        )
+                    continue
+                env[var.name] = EnvEntry(var.name, obj.data[ref.key], ref.kind is SECRET)
+            elif var.field_ref is not None:
+                field_value = self.field_value(var.field_ref.field_path, var.field_ref.at, env_var=True)
+                if field_value is not None:
+                    env[var.name] = EnvEntry(var.name, field_value.encode("utf-8"), False)
+            else:
+                self.problems.warn(
+                    f"valueFrom.{var.unsupported} cannot be resolved outside a node; {var.name} not set", var.at
+                )
+        return env
+
+    def field_value(self, path: str, at: FieldPath, *, env_var: bool) -> str | None:
+        """A downward-API fieldRef; None (with a warning) when the manifest does not know it."""
+        pod = self.pod
+        known: dict[str, str | None] = {
+            "metadata.name": pod.name,
+            "metadata.namespace": pod.namespace,
+            "metadata.uid": pod.uid,
+            "spec.nodeName": pod.node_name,
+            "spec.serviceAccountName": pod.service_account or "default",
+            "status.hostIP": pod.host_ip,
+            "status.hostIPs": pod.host_ip,
+            "status.podIP": pod.pod_ip,
+            "status.podIPs": pod.pod_ip,
+        }
+        if not env_var:
+            for label_field, values in (("metadata.labels", pod.labels), ("metadata.annotations", pod.annotations)):
+                known[label_field] = "".join(f'{k}="{_quote_downward(v)}"\n' for k, v in sorted(values.items()))
+        subscript = _SUBSCRIPT.match(path)
+        if subscript:
+            values = pod.labels if subscript.group(1) == "labels" else pod.annotations
+            return values.get(subscript.group(2), "")
+        if path not in known:
+            self.problems.error(f"Unsupported value: {path!r}", at / "fieldPath")
+            return None
+        value = known[path]
+        if value is None:
+            self.problems.warn(
+                f"fieldRef {path} is not known from the manifest (a {pod.kind} does not say it); not set", at
+            )
+        return value
+
+    # -- volumes (pkg/volume/secret, configmap, projected) ---------------------------------------
+
+    def volumes(self) -> tuple[VolumeFiles, ...]:
+        mount_paths: dict[str, list[str]] = {}
+        for mount in self.container.volume_mounts:
+            volume = self.pod.volumes.get(mount.volume)
+            if volume is None:
+                self.problems.error(f"Not found: {mount.volume!r}", mount.at / "name")
+                continue
+            if volume.projections:
+                mount_paths.setdefault(volume.name, []).append(mount.mount_path)
+        return tuple(
+            VolumeFiles(name, tuple(paths), self.volume_files(self.pod.volumes[name]))
+            for name, paths in mount_paths.items()
+        )
+
+    def volume_files(self, volume: Volume) -> dict[str, File]:
+        files: dict[str, File] = {}
+        for projection in volume.projections:
+            for file in self.projection_files(projection, volume):
+                files[file.path] = file  # a later source overwrites the same path
+        ordered = dict(sorted(files.items()))
+        for path in ordered:
+            parent = posixpath.dirname(path)
+            while parent:
+                if parent in ordered:
+                    self.problems.error(f"path {parent!r} is both a file and the directory of {path!r}", volume.at)
+                parent = posixpath.dirname(parent)
+        if self.pod.fs_group is not None:
+            ordered = {
+                path: file._replace(mode=file.mode | 0o440, gid=self.pod.fs_group) for path, file in ordered.items()
+            }
+        return ordered
+
+    def projection_files(self, projection: Projection, volume: Volume) -> list[File]:
+        if projection.source == "downwardAPI":
+            return self.downward_files(projection, volume)
+        kind = projection.kind
+        if kind is None:
+            self.problems.warn(
+                f"{projection.source} projections cannot be served outside a node; skipped", projection.at
+            )
+            return []
+        obj = self.lookup(kind, projection.name)
+        if obj is None:
+            if not projection.optional:
+                self.not_found(
+                    kind,
+                    projection.name,
+                    projection.at,
+                    context=f'MountVolume.SetUp failed for volume "{volume.name}": ',
+                )
+            return []
+        sensitive = kind is SECRET
+        if projection.items is None:
+            return [
+                self.file(key, obj.data[key], None, volume, projection.at, sensitive=sensitive)
+                for key in sorted(obj.data)
+            ]
+        files: list[File] = []
+        for item in projection.items:
+            if item.key not in obj.data:
+                if not projection.optional:
+                    self.problems.error(kind.missing_item(item.key), item.at, ResolutionError)
+                continue
+            files.append(self.file(item.path, obj.data[item.key], item.mode, volume, item.at, sensitive=sensitive))
+        return files
+
+    def downward_files(self, projection: Projection, volume: Volume) -> list[File]:
+        files = []
+        for item in projection.downward_items:
+            data = self.downward_value(item)
+            if data is not None:
+                files.append(self.file(item.path, data, item.mode, volume, item.at, sensitive=False))
+        return files
+
+    def downward_value(self, item: DownwardItem) -> bytes | None:
+        if item.field_path is None:
+            self.problems.warn("only fieldRef downward API items can be served outside a node; skipped", item.at)
+            return None
+        value = self.field_value(item.field_path, item.at / "fieldRef", env_var=False)
+        return None if value is None else value.encode("utf-8")
+
+    def file(self, path: str, data: bytes, mode: int | None, volume: Volume, at: FieldPath, *, sensitive: bool) -> File:
+        cleaned = posixpath.normpath(path)
+        if cleaned in (".", "") or cleaned.startswith(".."):
+            self.problems.error(f"Invalid value: {path!r}: not a file path", at)
+        return File(cleaned, data, volume.default_mode if mode is None else mode, None, sensitive)
+
+    # -- imagePullSecrets (pkg/credentialprovider/secrets) ---------------------------------------
+
+    def registry_credentials(self) -> dict[str, dockerconfig.Credential]:
+        configs = []
+        missing = []
+        for pull_secret in self.pod.image_pull_secrets:
+            obj = self.lookup(SECRET, pull_secret.name)
+            if obj is None:
+                missing.append(pull_secret.name)
+                continue
+            if obj.type == SECRET_TYPE_DOCKERCONFIGJSON and obj.data.get(".dockerconfigjson"):
+                parse, key = dockerconfig.parse_dockerconfigjson, ".dockerconfigjson"
+            elif obj.type == SECRET_TYPE_DOCKERCFG and obj.data.get(".dockercfg"):
+                parse, key = dockerconfig.parse_dockercfg, ".dockercfg"
+            else:
+                self.problems.warn(
+                    f"Secret {obj.namespace}/{obj.name} is not a usable pull secret (type {obj.type}); ignored",
+                    pull_secret.at,
+                )
+                continue
+            try:
+                configs.append(parse(obj.data[key]))
+            except dockerconfig.DockerConfigError as exc:
+                self.problems.errors.append(
+                    ManifestError(str(exc), source=obj.origin, obj=obj.ref, field=FieldPath.of("data").key(key))
+                )
+        if missing:
+            self.problems.warn(
+                f"FailedToRetrieveImagePullSecret: Unable to retrieve some image pull secrets ({', '.join(missing)}); "
+                "attempting to pull the image may not succeed.",
+                FieldPath.of("spec", "imagePullSecrets"),
+            )
+        return dockerconfig.merge(configs)
+
+
+def _quote_downward(value: str) -> str:
+    # The kubelet formats label maps with strconv.Quote-like escaping of the value.
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def referenced_objects(pod: PodSpec, container: Container) -> set[ObjectKey]:
+    """Every Secret and ConfigMap the container's env, mounted volumes and the pod's pull secrets name:
+    what a source must fetch (by name) before resolving."""
+    keys = {ObjectKey(source.kind.kind, pod.namespace, source.name) for source in container.env_from}
+    keys |= {ObjectKey(var.key_ref.kind.kind, pod.namespace, var.key_ref.name) for var in container.env if var.key_ref}
+    for mount in container.volume_mounts:
+        volume = pod.volumes.get(mount.volume)
+        for projection in volume.projections if volume else ():
+            if projection.kind is not None:
+                keys.add(ObjectKey(projection.kind.kind, pod.namespace, projection.name))
+    keys |= {ObjectKey(SECRET.kind, pod.namespace, pull.name) for pull in pod.image_pull_secrets}
+    return keys
+
+
+def resolve_container(
+    pod: PodSpec, container: Container, snapshot: Snapshot, *, skip_invalid_env_keys: bool = True
+) -> Resolution:
+    """Resolve env, volume files and registry credentials of ``container``.
+
+    ``skip_invalid_env_keys`` keeps the kubelet's behaviour up to 1.29 (envFrom keys that are not
+    valid env var names are skipped with an InvalidEnvironmentVariableNames warning); False gives
+    1.30+ behaviour, where every key is passed.
+    """
+    resolver = _Resolver(pod, container, snapshot, skip_invalid_env_keys)
+    env = resolver.env()
+    volumes = resolver.volumes()
+    credentials = resolver.registry_credentials()
+    problems = resolver.problems
+    return Resolution(pod, container, env, volumes, credentials, tuple(problems.errors), tuple(problems.warnings))

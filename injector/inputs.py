@@ -1,0 +1,129 @@
+"""From the settings to a Resolution, in one direction: read, plan, fetch, resolve.
+
+    read_pod       the pod manifest (a file, stdin or the API's body), read once
+    read_inputs    the Secret/ConfigMap manifests and the chosen container    (files, .age)
+    plan           which objects the container references                    (pure)
+    fetch_api      what the Kubernetes API holds for them                     (async, trio)
+    resolve        the container against all of that                         (pure)
+
+A ``--watch`` reload reads the manifests again (and the pod, when it is a file); ``--pod -`` is
+read once and kept.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from injector.core.manifest import Document, parse_documents
+from injector.core.objects import DATA_KINDS, DataObject, ObjectKey, index_objects
+from injector.core.podspec import Container, PodSpec, parse_pod, select_container, select_pod_document
+from injector.core.resolve import Resolution, referenced_objects, resolve_container
+from injector.errors import CombinedError, InjectorError, ManifestError
+from injector.settings import InputSettings, KubeSettings
+from injector.shell.files import read_bytes, read_documents
+
+ApiObjects = tuple[Sequence[DataObject], Sequence[InjectorError]]
+"""What the Kubernetes API holds for the referenced objects: those found, and the problems met."""
+
+
+class PodInput(NamedTuple):
+    """The pod manifest, read and parsed."""
+
+    documents: tuple[Document, ...]
+    """Every document of the pod's file: Secrets and ConfigMaps written beside the pod count too."""
+    pod: PodSpec
+    errors: tuple[InjectorError, ...]
+
+
+class Inputs(NamedTuple):
+    """Everything read from files for one container, before the API is asked."""
+
+    pod: PodSpec
+    container: Container
+    objects: Mapping[ObjectKey, DataObject]
+    errors: tuple[InjectorError, ...]
+    """Problems with the inputs themselves: the pod, unreadable or invalid manifests."""
+
+
+def read_pod(settings: InputSettings, body: Mapping[str, Any] | None = None, origin: str = "") -> PodInput:
+    """The pod manifest of ``settings`` (or the pod ``body`` an API gave, named ``origin``)."""
+    if body is not None:
+        documents = [Document(origin, dict(body))]
+        source = origin
+    else:
+        path = settings.pod_file or "-"
+        source = "<stdin>" if path == "-" else path
+        documents = parse_documents(read_bytes(path), source)
+    document = select_pod_document(documents, settings.pod_name, settings.pod_file or source)
+    pod, errors = parse_pod(document, settings.namespace or "default")
+    if errors and not pod.regular_containers:
+        raise errors[0]  # the pod's containers could not be read: say why, not "no container"
+    return PodInput(tuple(documents), pod, tuple(errors))
+
+
+def read_inputs(settings: InputSettings, pod_input: PodInput) -> Inputs:
+    """The manifests of ``settings`` for the chosen container of ``pod_input``."""
+    pod = pod_input.pod
+    container = select_container(pod, settings.container)
+    pod_file = settings.pod_file
+    documents, source_errors = read_documents(
+        settings.secrets,
+        age_identity_files=settings.age_identities,
+        exclude=None if pod_file in (None, "-") else os.path.realpath(str(pod_file)),
+    )
+    beside_pod = [doc for doc in pod_input.documents if doc.body.get("kind") in DATA_KINDS]
+    objects, object_errors = index_objects([*beside_pod, *documents], pod.namespace)
+    return Inputs(pod, container, objects, (*pod_input.errors, *source_errors, *object_errors))
+
+
+def plan(inputs: Inputs) -> set[ObjectKey]:
+    """The objects a source must fetch (by name) before resolving."""
+    return referenced_objects(inputs.pod, inputs.container)
+
+
+async def fetch_api(settings: KubeSettings, keys: Iterable[ObjectKey]) -> ApiObjects:
+    """One get per object, with a client of its own (the one-shot ``--kube``)."""
+    from injector.shell.kube import fetch_once
+
+    return await fetch_once(settings, keys)
+
+
+def resolve(
+    inputs: Inputs, settings: InputSettings, api: ApiObjects | None = None, *, every_problem: bool = False
+) -> Resolution:
+    """Resolve the container of ``inputs`` against its objects and what ``api`` holds.
+
+    Problems with the inputs themselves (a manifest that does not parse or validate, a file that
+    cannot be read or decrypted) come first. A reference to an object that could not be read is a
+    consequence, not a cause: by default only the input problems are returned when there are any;
+    ``every_problem`` (for ``check``) returns the references' problems too.
+    """
+    snapshot = dict(inputs.objects)
+    errors = list(inputs.errors)
+    if api is not None:
+        fetched, fetch_errors = api
+        errors += fetch_errors
+        for obj in fetched:
+            if obj.key in snapshot:
+                errors.append(
+                    ManifestError(f"also defined in {snapshot[obj.key].origin}", source=obj.origin, obj=obj.ref)
+                )
+            else:
+                snapshot[obj.key] = obj
+    resolution = resolve_container(
+        inputs.pod, inputs.container, snapshot, skip_invalid_env_keys=settings.skip_invalid_env_keys
+    )
+    if errors and not every_problem:
+        return resolution._replace(errors=tuple(errors))
+    return resolution._replace(errors=(*errors, *resolution.errors))
+
+
+def without_errors(resolution: Resolution, *, every_error: bool = False) -> Resolution:
+    """``resolution`` if it has no errors; else raise its first error (or all of them, as one CombinedError)."""
+    if not resolution.errors:
+        return resolution
+    if every_error and len(resolution.errors) > 1:
+        raise CombinedError(resolution.errors)
+    raise resolution.errors[0]

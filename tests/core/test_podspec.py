@@ -1,0 +1,98 @@
+"""Reading a pod (template): container roles, field paths, and choosing a container (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from injector.core.fields import FieldPath
+from injector.core.manifest import Document
+from injector.core.objects import CONFIG_MAP, SECRET
+from injector.core.podspec import PodSpec, parse_pod, select_container, select_pod_document
+from injector.errors import Setting, UsageError
+from tests.support.manifests import container, env_from, pod, secret_key_ref
+
+
+def parsed(body: dict[str, Any]) -> PodSpec:
+    spec, errors = parse_pod(Document("pod.yaml", body), "default")
+    assert [] == [str(error) for error in errors]
+    return spec
+
+
+def test_containers_carry_their_role_in_start_order() -> None:
+    body = pod(container("app"))
+    body["spec"]["initContainers"] = [container("migrate")]
+    body["spec"]["ephemeralContainers"] = [container("debug")]
+
+    spec = parsed(body)
+
+    assert [("migrate", "init"), ("app", "regular"), ("debug", "ephemeral")] == [
+        (c.name, c.role) for c in spec.containers
+    ]
+    assert ("app",) == tuple(c.name for c in spec.regular_containers)
+
+
+def test_references_carry_their_kind_and_field_path() -> None:
+    spec = parsed(
+        pod(
+            container(
+                env=[secret_key_ref("A", "db", "password")],
+                env_from=[env_from("settings", kind="configMapRef")],
+            )
+        )
+    )
+    (app,) = spec.containers
+    ref = app.env[0].key_ref
+    assert ref is not None
+
+    assert (SECRET, "spec.containers[0].env[0].valueFrom.secretKeyRef") == (ref.kind, str(ref.at))
+    assert (CONFIG_MAP, "spec.containers[0].envFrom[0].configMapRef") == (
+        app.env_from[0].kind,
+        str(app.env_from[0].at),
+    )
+
+
+def test_workload_template_paths_prefix_every_field() -> None:
+    template = {"spec": pod(container(env=[secret_key_ref("A", "db", "k")]))["spec"]}
+    body = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "nightly", "namespace": "shop"},
+        "spec": {"jobTemplate": {"spec": {"template": template}}},
+    }
+
+    spec = parsed(body)
+
+    assert FieldPath.of("spec", "jobTemplate", "spec", "template", "spec", "containers", 0) == spec.containers[0].at
+
+
+def test_choosing_among_several_containers_points_at_the_setting_not_a_flag() -> None:
+    """The core names the setting; how it is spelled (--container) is the command line's business."""
+    spec = parsed(pod(container("app"), container("proxy")))
+
+    with pytest.raises(UsageError) as info:
+        select_container(spec, None)
+
+    assert Setting("container") in info.value.parts
+    assert "the pod has 2 containers, pick one with container: app, proxy" == info.value.problem
+    assert "pick one with --container: app" in info.value.describe(lambda s: f"--{s.name}")
+
+
+def test_init_containers_are_chosen_by_name_only() -> None:
+    body = pod(container("app"))
+    body["spec"]["initContainers"] = [container("migrate")]
+    spec = parsed(body)
+
+    assert "app" == select_container(spec, None).name
+    assert "migrate" == select_container(spec, "migrate").name
+
+
+def test_several_pods_in_one_file_need_a_name() -> None:
+    documents = [Document("all.yaml", pod(name="a")), Document("all.yaml", pod(name="b"))]
+
+    with pytest.raises(UsageError) as info:
+        select_pod_document(documents, None, "all.yaml")
+
+    assert Setting("pod_name") in info.value.parts
+    assert "Pod/b" == f"Pod/{select_pod_document(documents, 'b', 'all.yaml').body['metadata']['name']}"

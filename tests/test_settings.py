@@ -1,0 +1,96 @@
+"""Settings are made once, from the parsed command line and the environment given, and nowhere else."""
+
+from __future__ import annotations
+
+import pytest
+
+from injector.cli import build_parser
+from injector.errors import UsageError
+from injector.settings import Settings, from_args
+
+
+def settings(*argv: str, environ: dict[str, str] | None = None) -> Settings:
+    return from_args(build_parser().parse_args(list(argv)), environ or {})
+
+
+def test_age_identity_falls_back_to_the_environment() -> None:
+    given = settings(
+        "render", "env", "--pod", "p.yaml", "--age-identity", "a.txt", environ={"INJECTOR_AGE_IDENTITY": "e"}
+    )
+    from_env = settings("render", "env", "--pod", "p.yaml", environ={"INJECTOR_AGE_IDENTITY": "e.txt"})
+
+    assert ("a.txt",) == given.inputs.age_identities
+    assert ("e.txt",) == from_env.inputs.age_identities
+
+
+def test_the_api_is_a_source_only_when_asked_and_always_for_the_agent() -> None:
+    plain = settings("check", "--pod", "p.yaml")
+    kube = settings("check", "--pod", "p.yaml", "--kube", environ={"KUBECONFIG": "/a:/b"})
+    agent = settings("agent", "--pod", "p.yaml", "--mount", "/mnt")
+
+    assert plain.inputs.kube is None
+    assert kube.inputs.kube is not None and "/a" == kube.inputs.kube.kubeconfig_file
+    assert agent.inputs.kube is not None
+    assert agent.mount is not None and agent.mount.watch  # the agent always follows
+
+
+def test_in_cluster_settings_come_from_the_kubelets_variables() -> None:
+    kube = settings(
+        "check",
+        "--pod",
+        "p.yaml",
+        "--kube",
+        environ={"KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "6443"},
+    ).inputs.kube
+
+    assert kube is not None and ("10.0.0.1", "6443") == (kube.service_host, kube.service_port)
+
+
+def test_run_takes_the_command_after_dashes_and_the_parent_environment_unless_clean() -> None:
+    inherited = settings("run", "--pod", "p.yaml", "--", "sh", "-c", "true", environ={"HOME": "/root"})
+    clean = settings("run", "--pod", "p.yaml", "--clean-env", "--", "true", environ={"HOME": "/root"})
+
+    assert inherited.run is not None and ("sh", "-c", "true") == inherited.run.argv
+    assert {b"HOME": b"/root"} == dict(inherited.run.parent_env)
+    assert clean.run is not None and {} == dict(clean.run.parent_env)
+    assert inherited.mount is None
+
+
+def test_run_with_a_mount_has_mount_settings_with_an_absolute_mountpoint() -> None:
+    run = settings("run", "--pod", "p.yaml", "--mount", "mnt", "--watch", "--", "true")
+
+    assert run.mount is not None and run.mount.mountpoint.startswith("/") and run.mount.watch
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "message"),
+    [
+        pytest.param(
+            ["agent", "--pod", "p.yaml", "--mount", "/m", "--listen", "nope"],
+            {},
+            "listen takes [HOST]:PORT, not 'nope'",
+            id="bad-listen",
+        ),
+        pytest.param(
+            ["agent", "--self", "--mount", "/m"],
+            {"POD_NAME": "web-0"},
+            "own_pod needs POD_NAME and POD_NAMESPACE in the environment (downward API fieldRefs)",
+            id="self-without-downward-api",
+        ),
+    ],
+)
+def test_agent_settings_are_checked_before_anything_starts(
+    argv: list[str], environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(UsageError) as info:
+        settings(*argv, environ=environ)
+
+    assert message == info.value.problem
+
+
+def test_agent_self_and_listen_are_parsed() -> None:
+    agent = settings(
+        "agent", "--self", "--mount", "/m", "--listen", ":8080", environ={"POD_NAME": "web-0", "POD_NAMESPACE": "shop"}
+    ).agent
+
+    assert agent is not None and (("0.0.0.0", 8080), ("shop", "web-0")) == (agent.listen, agent.own_pod)
