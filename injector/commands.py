@@ -65,7 +65,7 @@ def run(settings: Settings, reporter: Reporter) -> int:
         harden_process(reporter, with_child=True)
         mask = resolution.sensitive_values() if settings.run.mask else None
         return run_trio(partial(supervise, settings.run.argv, env, mask))
-    return exec_command(settings.run.argv, env, reporter)
+    exec_command(settings.run.argv, env)
 
 
 async def run_with_mount(settings: Settings, reporter: Reporter) -> int:

@@ -7,7 +7,8 @@
         ├── ManifestError    an input document is malformed: fix the YAML/JSON   (exit 3)
         ├── ResolutionError  a reference does not resolve (missing secret/key)   (exit 4)
         ├── SourceError      a source cannot be read, decrypted or reached       (exit 5)
-        └── OutputError      the result cannot be rendered as asked              (exit 6)
+        ├── OutputError      the result cannot be rendered as asked              (exit 6)
+        └── CommandError     the command to run cannot be executed / is not found (126/127)
 
 Messages are built from names, keys and paths only. A message may point at a setting the user can
 change (``Setting("container")``); how a setting is spelled (``--container``) is the command
@@ -117,6 +118,14 @@ class OutputError(InjectorError):
     """The resolved result cannot be represented in the requested output."""
 
     exit_code = 6
+
+
+class CommandError(InjectorError):
+    """The command to run cannot be started: 127 when it is not found, 126 otherwise (as a shell)."""
+
+    def __init__(self, problem: Message, *, exit_code: int, source: str = "") -> None:
+        super().__init__(problem, source=source)
+        self.exit_code = exit_code
 
 
 class CombinedError(InjectorError):

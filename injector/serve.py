@@ -33,6 +33,7 @@ from injector.errors import InjectorError, UsageError
 from injector.inputs import ApiObjects, PodInput, fetch_api, plan, read_inputs, read_pod, resolve, without_errors
 from injector.settings import InputSettings, MountSettings
 from injector.shell.audit import AuditLog
+from injector.shell.files import is_manifest_name
 from injector.shell.inotify import Watcher
 from injector.shell.kubewatch import Follower, follow_objects
 from injector.shell.process import FORWARDED_SIGNALS, STOP_SIGNALS, harden_process
@@ -192,8 +193,17 @@ async def watch_files(
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """A notice for every settled change to the files and directories ``paths`` (inotify, no polling)."""
-    with Watcher(paths) as watcher:
+    """A notice for every settled change to the files and directories ``paths`` (inotify, no polling).
+
+    Only what injector reads counts: manifests, the files named, and the kubelet's ``..data`` swaps
+    in a volume given as a directory; a log written beside them wakes nobody.
+    """
+    named = {os.path.basename(path) for path in paths}
+
+    def relevant(name: str) -> bool:
+        return name in named or name.startswith("..") or is_manifest_name(name)
+
+    with Watcher(paths, relevant) as watcher:
         task_status.started()
         while True:
             await watcher.wait_for_change()
@@ -236,16 +246,21 @@ async def keep_current(
 ) -> None:
     """On every notice, build the tree again (``reload(current)``) and serve it if it changed.
 
-    A reload that fails is reported and the last good tree stays served.
+    A reload that fails is reported, once for as long as it fails the same way, and the last good
+    tree stays served.
     """
+    failing = None
     async for _ in notices:
         seen = time.monotonic()
         try:
             tree = await reload(mounted.tree)
         except InjectorError as exc:
             stats.resolutions["failed"] += 1
-            reporter.say(f"update not applied, still serving the last good content: {reporter.describe(exc)}")
+            if reporter.describe(exc) != failing:
+                failing = reporter.describe(exc)
+                reporter.say(f"update not applied, still serving the last good content: {failing}")
             continue
+        failing = None
         stats.resolutions["ok"] += 1
         if tree.by_path != mounted.tree.by_path:
             await mounted.replace(tree)

@@ -357,3 +357,20 @@ def test_sigterm_to_masked_run_reaches_child_before_exit(app: list[str], tmp_pat
 
     assert 3 == process.wait(timeout=20)
     assert b"got-term\n" == process.stdout.read()
+
+
+@pytest.mark.parametrize("mode", [["--mask"], []])
+@pytest.mark.parametrize(
+    "case",
+    [("no-such-command-xyz", 127, "command not found"), ("{tmp}/not-executable", 126, "permission denied")],
+)
+def test_a_command_that_cannot_run_is_one_line_and_a_shell_status(
+    tmp_path: Path, app: list[str], mode: list[str], case: tuple[str, int, str]
+) -> None:
+    command, code, message = case
+    (tmp_path / "not-executable").write_text("#!/bin/sh\n")
+    argv0 = command.format(tmp=tmp_path)
+
+    result = injector("run", *mode, *app, "--", argv0)
+
+    assert (code, f"injector: {argv0}: {message}\n".encode()) == (result.returncode, result.stderr)

@@ -263,6 +263,25 @@ def test_invalid_update_keeps_last_good_tree(live: tuple[Mount, Path]) -> None:
     assert "updated" not in err
 
 
+def test_invalid_input_is_reported_once_and_nothing_spins(live: tuple[Mount, Path]) -> None:
+    """A broken manifest is reported once; a file that keeps changing beside it (a log) wakes nobody."""
+    mount, manifest = live
+    replace_file(manifest, "kind: Secret\nmetadata: {name: app\n")  # broken YAML
+    log = manifest.parent / "reload.log"
+    process_cpu = Path(f"/proc/{mount.process.pid}/stat")
+    before = sum(int(field) for field in process_cpu.read_text().split()[13:15])
+    for index in range(100):
+        log.write_text(f"line {index}\n")
+        time.sleep(0.01)
+    time.sleep(0.5)
+    after = sum(int(field) for field in process_cpu.read_text().split()[13:15])
+
+    assert b"v1" == (mount.path / "token").read_bytes()
+    _, err = mount.stop()
+    assert 1 == err.count("update not applied"), err
+    assert after - before < 50, "the mount used CPU for changes it does not read"  # clock ticks (1/100 s)
+
+
 READER = """
 import sys
 path, count, valid = sys.argv[1], int(sys.argv[2]), set(sys.argv[3:])
@@ -365,3 +384,10 @@ def test_mount_process_is_hardened(example_mount: Mount) -> None:
     assert locked_kb > 0
     for exposed in (Path(f"/proc/{pid}/cmdline").read_bytes(), Path(f"/proc/{pid}/environ").read_bytes()):
         assert b"correct-horse-battery-staple" not in exposed and b"shop-app" not in exposed
+
+
+def test_run_with_mount_and_a_missing_command_is_127_and_leaves_no_mount(mountpoint: Path) -> None:
+    result = injector("run", *EXAMPLE, "--mount", str(mountpoint), "--", "no-such-command-xyz")
+
+    assert (127, b"injector: no-such-command-xyz: command not found\n") == (result.returncode, result.stderr)
+    assert not os.path.ismount(mountpoint)

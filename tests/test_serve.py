@@ -158,3 +158,21 @@ def test_a_pod_from_stdin_is_read_once_and_kept_for_reloads(tmp_path: Path, monk
     again = sources.resolve(reread=True)
 
     assert (b"t1", b"t2") == (first.env["A"].value, again.env["A"].value)
+
+
+def test_a_reload_that_keeps_failing_the_same_way_is_reported_once() -> None:
+    async def main() -> None:
+        first = ManifestError("invalid YAML", source="s.yaml")
+        other = ManifestError("illegal base64 data", source="s.yaml")
+        mount, stats, reported = await run_keep_current([first, first, first, other, b"v1", first], notices=6)
+
+        assert [b"v1"] == mount.replaced
+        assert {"ok": 1, "failed": 5} == stats.resolutions
+        assert [
+            "injector: update not applied, still serving the last good content: s.yaml: invalid YAML",
+            "injector: update not applied, still serving the last good content: s.yaml: illegal base64 data",
+            "injector: updated /mnt",
+            "injector: update not applied, still serving the last good content: s.yaml: invalid YAML",
+        ] == reported.splitlines()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))

@@ -15,6 +15,12 @@ from injector.errors import InjectorError, ManifestError, Setting, SourceError, 
 from injector.shell.age import AGE_SUFFIX, decrypt_age, parse_identities
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+_READ_SUFFIXES = (*MANIFEST_SUFFIXES, *(suffix + AGE_SUFFIX for suffix in MANIFEST_SUFFIXES))
+
+
+def is_manifest_name(name: str) -> bool:
+    """Whether a file of that name in a manifest directory is read (``*.yaml``, ``*.json.age``...)."""
+    return name.endswith(_READ_SUFFIXES)
 
 
 def read_bytes(path: str) -> bytes:
@@ -49,9 +55,7 @@ def manifest_files(root: str) -> Iterator[str]:
     for directory, subdirs, files in os.walk(root, followlinks=False):
         subdirs.sort()
         for name in sorted(files):
-            if not name.endswith(MANIFEST_SUFFIXES) and not name.endswith(
-                tuple(suffix + AGE_SUFFIX for suffix in MANIFEST_SUFFIXES)
-            ):
+            if not is_manifest_name(name):
                 continue
             path = os.path.join(directory, name)
             if os.path.islink(path):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import ctypes
 import os
-from collections.abc import Iterable
+import struct
+from collections.abc import Callable, Iterable, Iterator
 
 import trio
 
@@ -57,11 +58,35 @@ def directories_to_watch(paths: Iterable[str]) -> set[str]:
     return found
 
 
-class Watcher:
-    """An inotify instance watching the directories of some paths; use as a context manager."""
+IN_IGNORED = 0x8000
+IN_Q_OVERFLOW = 0x4000
+IN_ISDIR = 0x40000000
+ALWAYS_RELEVANT = IN_ISDIR | IN_IGNORED | IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF
+"""Events that matter whatever their name: directories, lost watches, and a queue that overflowed."""
 
-    def __init__(self, paths: Iterable[str]) -> None:
+_EVENT = struct.Struct("iIII")
+
+
+def events(buffer: bytes) -> Iterator[tuple[int, str]]:
+    """(mask, name) of each inotify_event in ``buffer``."""
+    offset = 0
+    while offset + _EVENT.size <= len(buffer):
+        _, mask, _, length = _EVENT.unpack_from(buffer, offset)
+        name = buffer[offset + _EVENT.size : offset + _EVENT.size + length].rstrip(b"\0")
+        yield mask, os.fsdecode(name)
+        offset += _EVENT.size + length
+
+
+class Watcher:
+    """An inotify instance watching the directories of some paths; use as a context manager.
+
+    ``relevant(name)`` says which names in those directories matter: other files that come and go
+    there (a log, an editor's swap file) wake nobody.
+    """
+
+    def __init__(self, paths: Iterable[str], relevant: Callable[[str], bool] = lambda name: True) -> None:
         self._paths = list(paths)
+        self._relevant = relevant
         fd = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         if fd < 0:
             error = ctypes.get_errno()
@@ -75,25 +100,33 @@ class Watcher:
             _libc.inotify_add_watch(self._fd, os.fsencode(directory), WATCH_MASK)
 
     async def wait_for_change(self, settle: float = 0.01, at_most: float = 0.05) -> None:
-        """Return after something changed: once ``settle`` seconds pass without further events, or
+        """Return after a relevant change: once ``settle`` seconds pass without further events, or
         ``at_most`` seconds after the first one, so constant churn cannot postpone a reload forever."""
-        await self._drain_blocking()
+        while not await self._read_events():
+            pass
         with trio.move_on_after(at_most):
             while True:
                 with trio.move_on_after(settle) as quiet:
-                    await self._drain_blocking()
+                    await self._read_events()
                 if quiet.cancelled_caught:
                     break
         self.rescan()
 
-    async def _drain_blocking(self) -> None:
-        while True:
-            await trio.lowlevel.wait_readable(self._fd)
-            try:
-                while os.read(self._fd, 65536):
-                    pass
-            except BlockingIOError:
-                return
+    async def _read_events(self) -> bool:
+        """Wait for events and read them all; True if one of them is relevant."""
+        relevant = False
+        await trio.lowlevel.wait_readable(self._fd)
+        try:
+            while True:
+                buffer = os.read(self._fd, 65536)
+                if not buffer:
+                    break
+                relevant = relevant or any(
+                    mask & ALWAYS_RELEVANT or self._relevant(name) for mask, name in events(buffer)
+                )
+        except BlockingIOError:
+            pass
+        return relevant
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -16,7 +16,9 @@ import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
+from typing import NoReturn
 
+from injector.errors import CommandError
 from injector.shell.report import Reporter
 
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
@@ -28,21 +30,23 @@ PR_SET_DUMPABLE = 4
 MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT = 1, 2, 4
 
 
-def exec_command(argv: Sequence[str], env: Mapping[bytes, bytes], reporter: Reporter) -> int:
-    """Replace this process with ``argv``; returns only when that fails (126 or 127, as a shell)."""
+def cannot_execute(command: str, error: OSError) -> CommandError:
+    """The error for a command that could not be started, worded and numbered as a shell does."""
+    if isinstance(error, FileNotFoundError):
+        return CommandError("command not found", exit_code=127, source=command)
+    if isinstance(error, PermissionError):
+        return CommandError("permission denied", exit_code=126, source=command)
+    return CommandError(f"cannot execute: {error.strerror}", exit_code=126, source=command)
+
+
+def exec_command(argv: Sequence[str], env: Mapping[bytes, bytes]) -> NoReturn:
+    """Replace this process with ``argv``; raises CommandError when it cannot be executed."""
     sys.stdout.flush()
     sys.stderr.flush()
     try:
         os.execvpe(argv[0], argv, env)  # type: ignore[arg-type] # bytes keys and values are accepted on POSIX
-    except FileNotFoundError:
-        reporter.say(f"{argv[0]}: command not found")
-        return 127
-    except PermissionError:
-        reporter.say(f"{argv[0]}: permission denied")
-        return 126
     except OSError as exc:
-        reporter.say(f"{argv[0]}: cannot execute: {exc.strerror}")
-        return 126
+        raise cannot_execute(argv[0], exc) from None
 
 
 def exit_status(returncode: int) -> int:

@@ -17,7 +17,7 @@ import trio
 
 from injector.core.mask import Redactor
 from injector.shell.output import write_all
-from injector.shell.process import FORWARDED_SIGNALS, exit_status, reap_orphans
+from injector.shell.process import FORWARDED_SIGNALS, cannot_execute, exit_status, reap_orphans
 
 READ_SIZE = 65536
 TERMINATE_GRACE = 5.0
@@ -71,12 +71,15 @@ async def supervise(
             return await supervise(argv, env, mask, own)
     init = os.getpid() == 1
     pipe = subprocess.PIPE if mask is not None else None
-    process = await trio.lowlevel.open_process(
-        list(argv),
-        env=env,  # type: ignore[arg-type] # bytes keys and values are accepted on POSIX
-        stdout=pipe,
-        stderr=pipe,
-    )
+    try:
+        process = await trio.lowlevel.open_process(
+            list(argv),
+            env=env,  # type: ignore[arg-type] # bytes keys and values are accepted on POSIX
+            stdout=pipe,
+            stderr=pipe,
+        )
+    except OSError as exc:
+        raise cannot_execute(argv[0], exc) from None
     try:
         async with trio.open_nursery() as nursery:
 
