@@ -66,10 +66,11 @@ async def main(mountpoint: str, size: int) -> None:
                 break
             figures["rss_kb_under_load"] = rss_kb()
             figures["releases_pending"] = sum(fs._open_files.values())
-            # The kernel sends RELEASE in the background, at most a dozen at a time: under load they
-            # lag behind the opens and keep old versions alive. Let them drain, then measure.
+            # The kernel sends RELEASE and FORGET in the background, at most a dozen at a time: under
+            # load they lag behind the opens and keep old versions alive. Let them drain (a bounded
+            # wait: a FORGET that never comes is a leak the test must see), then measure.
             with trio.move_on_after(30):
-                while fs._open_files:
+                while fs._open_files or fs._retired:
                     await trio.sleep(0.05)
             figures["rss_kb_at_end"] = rss_kb()
             figures["opens"] = fs.opens
