@@ -374,3 +374,22 @@ def test_a_command_that_cannot_run_is_one_line_and_a_shell_status(
     result = injector("run", *mode, *app, "--", argv0)
 
     assert (code, f"injector: {argv0}: {message}\n".encode()) == (result.returncode, result.stderr)
+
+
+def test_secrets_directory_written_by_the_kubelet_is_read_through_its_visible_names(
+    tmp_path: Path, app: list[str], canary: str
+) -> None:
+    """A Secret volume as the atomic writer leaves it: ..data -> ..<timestamp>/, name -> ..data/name."""
+    volume = tmp_path / "secrets"
+    (volume / "api.yaml").unlink()
+    old, current = volume / "..2025_01_01_00_00_00.000000001", volume / "..2025_01_02_00_00_00.000000002"
+    write_manifests(old / "api.yaml", secret("api", {"token": "stale"}))
+    write_manifests(current / "api.yaml", secret("api", {"token": canary}))
+    (volume / "..data").symlink_to(current.name)
+    (volume / "api.yaml").symlink_to("..data/api.yaml")
+
+    result = injector("render", "env", *app)
+
+    assert (0, f'TOKEN="{canary}"\nGREETING="hi {canary}"\n'.encode()) == (result.returncode, result.stdout), (
+        result.stderr
+    )

@@ -12,6 +12,13 @@ _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]
 _CONFIG_MAP_KEY = re.compile(r"[-._a-zA-Z0-9]+\Z")
 _ENV_VAR_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*\Z")
 _SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_QUALIFIED_NAME_PART = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+_QUALIFIED_NAME = re.compile(f"{_QUALIFIED_NAME_PART}\\Z")
+_LABEL_VALUE = re.compile(f"({_QUALIFIED_NAME_PART})?\\Z")
+QUALIFIED_NAME_MAX = 63
+LABEL_VALUE_MAX = 63
+TOTAL_ANNOTATION_SIZE = 256 * 1024
+"""TotalAnnotationSizeLimitB: the keys and values of an object's annotations together."""
 
 DNS1123_SUBDOMAIN_MAX = 253
 DNS1123_LABEL_MAX = 63
@@ -37,6 +44,53 @@ def dns_label_problems(value: str) -> list[str]:
         problems.append(
             "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
             "and must start and end with an alphanumeric character"
+        )
+    return problems
+
+
+def qualified_name_problems(value: str) -> list[str]:
+    """IsQualifiedName: the rule for label keys and (lower-cased) annotation keys: ``[prefix/]name``."""
+    parts = value.split("/")
+    if len(parts) == 1:
+        name = parts[0]
+    elif len(parts) == 2:
+        prefix, name = parts
+        if not prefix:
+            return ["prefix part must be non-empty"]
+        problems = [f"prefix part {message}" for message in dns_subdomain_problems(prefix)]
+        if problems:
+            return problems
+    else:
+        return [
+            "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+            "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+            f"validation is '{_QUALIFIED_NAME_PART}') with an optional DNS subdomain prefix and '/' (e.g. "
+            "'example.com/MyName')"
+        ]
+    if not name:
+        return ["name part must be non-empty"]
+    problems = []
+    if len(name) > QUALIFIED_NAME_MAX:
+        problems.append(f"name part must be no more than {QUALIFIED_NAME_MAX} characters")
+    if not _QUALIFIED_NAME.match(name):
+        problems.append(
+            "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+            "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+            f"'{_QUALIFIED_NAME_PART}')"
+        )
+    return problems
+
+
+def label_value_problems(value: str) -> list[str]:
+    """IsValidLabelValue."""
+    problems = []
+    if len(value) > LABEL_VALUE_MAX:
+        problems.append(f"must be no more than {LABEL_VALUE_MAX} characters")
+    if not _LABEL_VALUE.match(value):
+        problems.append(
+            "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and "
+            "must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', "
+            f"regex used for validation is '({_QUALIFIED_NAME_PART})?')"
         )
     return problems
 

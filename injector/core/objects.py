@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from injector.core import names
 from injector.core.fields import FieldPath, Problems
 from injector.core.manifest import Document
+from injector.core.meta import read_labels
 from injector.errors import InjectorError, ManifestError
 
 MAX_SECRET_SIZE = 1024 * 1024
@@ -157,6 +158,7 @@ def parse_data_object(document: Document, default_namespace: str) -> tuple[DataO
         return None, problems.errors
     for message in names.dns_label_problems(namespace):
         problems.error(f"Invalid value: {message}", at / "metadata" / "namespace")
+    read_labels(metadata, at / "metadata", problems)
 
     data: dict[str, bytes] = {}
     field_of: dict[str, str] = {}

@@ -15,6 +15,7 @@ from typing import Any, Literal, NamedTuple
 from injector.core import names
 from injector.core.fields import FieldPath, Problems
 from injector.core.manifest import Document
+from injector.core.meta import read_labels
 from injector.core.objects import CONFIG_MAP, SECRET, DataKind, object_ref
 from injector.errors import InjectorError, ManifestError, Setting, UsageError
 
@@ -245,15 +246,6 @@ class _Reader:
             return None
         return raw
 
-    def string_map(self, raw: object, at: FieldPath) -> Mapping[str, str]:
-        result = {}
-        for key, value in self.mapping(raw, at).items():
-            if isinstance(key, str) and isinstance(value, str):
-                result[key] = value
-            else:
-                self.error("must map strings to strings", at)
-        return result
-
 
 def parse_pod(document: Document, default_namespace: str) -> tuple[PodSpec, list[InjectorError]]:
     """Read the pod (template) of ``document``; returns the spec and every problem found."""
@@ -300,6 +292,9 @@ def parse_pod(document: Document, default_namespace: str) -> tuple[PodSpec, list
         reader.error("must be a non-negative integer", spec_at / "securityContext" / "fsGroup")
         fs_group = None
     is_pod = kind == "Pod"
+    template_labels = read_labels(metadata, at / "metadata", problems)
+    if at:  # a workload: its own metadata is checked too
+        read_labels(outer_metadata, FieldPath.of("metadata"), problems)
     status = reader.mapping(body.get("status"), FieldPath.of("status")) if is_pod else {}
     pod = PodSpec(
         origin=document.origin,
@@ -308,8 +303,8 @@ def parse_pod(document: Document, default_namespace: str) -> tuple[PodSpec, list
         name=reader.string(outer_metadata.get("name"), FieldPath.of("metadata", "name")) if is_pod else None,
         namespace=namespace or default_namespace,
         uid=reader.string(outer_metadata.get("uid"), FieldPath.of("metadata", "uid")) if is_pod else None,
-        labels=reader.string_map(metadata.get("labels"), at / "metadata" / "labels"),
-        annotations=reader.string_map(metadata.get("annotations"), at / "metadata" / "annotations"),
+        labels=template_labels.labels,
+        annotations=template_labels.annotations,
         node_name=reader.string(spec.get("nodeName"), spec_at / "nodeName"),
         service_account=reader.string(spec.get("serviceAccountName"), spec_at / "serviceAccountName"),
         host_ip=reader.string(status.get("hostIP"), FieldPath.of("status", "hostIP")),

@@ -42,7 +42,9 @@ def manifest_files(root: str) -> Iterator[str]:
     """Files under ``root`` that hold manifests, sorted; a file given directly is always read.
 
     Symbolic links inside a directory must stay inside it: a link out of the tree is an error,
-    so that a manifest directory cannot be used to read arbitrary files.
+    so that a manifest directory cannot be used to read arbitrary files. Names starting with ``..``
+    are skipped: the kubelet's atomic writer reserves them (``..data``, ``..2025_...``), so a
+    Secret or ConfigMap volume given as a directory is read through its visible names, once.
     """
     try:
         info = os.stat(root)
@@ -53,9 +55,9 @@ def manifest_files(root: str) -> Iterator[str]:
         return
     real_root = os.path.realpath(root)
     for directory, subdirs, files in os.walk(root, followlinks=False):
-        subdirs.sort()
+        subdirs[:] = sorted(name for name in subdirs if not name.startswith(".."))
         for name in sorted(files):
-            if not is_manifest_name(name):
+            if name.startswith("..") or not is_manifest_name(name):
                 continue
             path = os.path.join(directory, name)
             if os.path.islink(path):
