@@ -67,8 +67,10 @@ class ReadOnlyFilesystem(pyfuse3.Operations):
         self._next_handle = 1
         self.opens = 0
         self.reads = 0
-        self.no_open = on_open is None and allowed_uids is None and bool(
-            getattr(pyfuse3, "READ_HANDLE_IS_INODE_WITHOUT_OPEN", False)
+        self.no_open = (
+            on_open is None
+            and allowed_uids is None
+            and bool(getattr(pyfuse3, "READ_HANDLE_IS_INODE_WITHOUT_OPEN", False))
         )
         """Let the kernel open files by itself (answer OPEN with ENOSYS, once): every open of an
         unchanged file is then served from its caches. Needs pyfuse3 to pass the inode to read()

@@ -13,9 +13,10 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from injector.core.envfile import as_environ
-from injector.core.resolve import Resolution
+from injector.core.resolve import Part, Resolution
 from injector.errors import InjectorError, InjectorWarning, UsageError
-from injector.inputs import fetch_api, plan, read_inputs, read_pod, resolve, without_errors
+from injector.inputs import ApiObjects, Inputs, fetch_api, plan, read_inputs, read_pod, resolve, without_errors
+from injector.inputs import check as check_inputs
 from injector.settings import MountSettings, RunSettings, Settings
 from injector.shell.loop import run_trio
 from injector.shell.output import open_output, write_all
@@ -25,17 +26,24 @@ from injector.shell.report import Reporter
 if TYPE_CHECKING:
     from injector.serve import Mounted
 
+RENDERED_PART: dict[str, Part] = {"env": "env", "dockerconfig": "credentials", "files": "volumes"}
 
-def resolve_once(settings: Settings, reporter: Reporter, *, every_problem: bool = False) -> Resolution:
-    """Read the inputs once, fetch what the API must give (``--kube``), resolve; warnings reported."""
-    inputs = read_inputs(settings.inputs, read_pod(settings.inputs))
+
+def read_once(settings: Settings, *, whole_pod: bool = False) -> tuple[Inputs, ApiObjects | None]:
+    """Read the inputs once and fetch what the API must give for them (``--kube``)."""
+    inputs = read_inputs(settings.inputs, read_pod(settings.inputs), whole_pod=whole_pod)
     kube = settings.inputs.kube
     api = run_trio(partial(fetch_api, kube, plan(inputs))) if kube is not None else None
-    resolution = resolve(inputs, settings.inputs, api, every_problem=every_problem)
-    if not every_problem:
-        for warning in resolution.warnings:
-            reporter.warning(warning)
-    return resolution
+    return inputs, api
+
+
+def resolve_once(settings: Settings, reporter: Reporter, serves: frozenset[Part]) -> Resolution:
+    """Read, fetch, resolve; warnings reported, errors raised (every one)."""
+    inputs, api = read_once(settings)
+    resolution = resolve(inputs, settings.inputs, api, serves=serves)
+    for warning in resolution.warnings:
+        reporter.warning(warning)
+    return without_errors(resolution, every_error=True)
 
 
 def child_env(resolution: Resolution, run: RunSettings, mount: MountSettings | None = None) -> dict[bytes, bytes]:
@@ -57,7 +65,7 @@ def run(settings: Settings, reporter: Reporter) -> int:
         raise UsageError("no command given: injector run [options] -- COMMAND [ARGS...]")
     if settings.mount is not None:
         return run_trio(partial(run_with_mount, settings, reporter))
-    resolution = without_errors(resolve_once(settings, reporter), every_error=True)
+    resolution = resolve_once(settings, reporter, frozenset(("env",)))
     env = child_env(resolution, settings.run)
     if settings.run.mask or settings.run.as_init:
         from injector.shell.supervise import supervise
@@ -99,7 +107,7 @@ def render(settings: Settings, reporter: Reporter) -> int:
     """``injector render``: the env-file, docker config or file tree, to stdout or a FIFO."""
     render = settings.render
     assert render is not None
-    resolution = without_errors(resolve_once(settings, reporter), every_error=True)
+    resolution = resolve_once(settings, reporter, frozenset((RENDERED_PART[render.what],)))
     if render.what == "env":
         from injector.core.envfile import render_env
 
@@ -119,15 +127,16 @@ def render(settings: Settings, reporter: Reporter) -> int:
 def check(settings: Settings, reporter: Reporter) -> int:
     """``injector check``: every problem on stdout, one per line; 1 if any is an error."""
     try:
-        resolution = resolve_once(settings, reporter, every_problem=True)
+        inputs, api = read_once(settings, whole_pod=True)
+        errors, warnings = check_inputs(inputs, settings.inputs, api)
     except InjectorError as exc:
         print(_located(exc, "error", reporter))
         return 1
-    for error in resolution.errors:
+    for error in errors:
         print(_located(error, "error", reporter))
-    for warning in resolution.warnings:
+    for warning in warnings:
         print(_located(warning, "warning", reporter))
-    return 1 if resolution.errors else 0
+    return 1 if errors else 0
 
 
 def _located(problem: InjectorError | InjectorWarning, severity: str, reporter: Reporter) -> str:

@@ -13,18 +13,18 @@ read once and kept.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from injector.core.manifest import Document, parse_documents
-from injector.core.objects import DATA_KINDS, DataObject, ObjectKey, index_objects
+from injector.core.objects import DATA_KINDS, ObjectKey, ObjectSet, index_objects
 from injector.core.podspec import Container, PodSpec, parse_pod, select_container, select_pod_document
-from injector.core.resolve import Resolution, referenced_objects, resolve_container
-from injector.errors import CombinedError, InjectorError, ManifestError
+from injector.core.resolve import EVERY_PART, Part, Resolution, check_pod, referenced_objects, resolve_container
+from injector.errors import CombinedError, InjectorError, InjectorWarning, ManifestError
 from injector.settings import InputSettings, KubeSettings
 from injector.shell.files import read_bytes, read_documents
 
-ApiObjects = tuple[Sequence[DataObject], Sequence[InjectorError]]
+ApiObjects = ObjectSet
 """What the Kubernetes API holds for the referenced objects: those found, and the problems met."""
 
 
@@ -38,11 +38,12 @@ class PodInput(NamedTuple):
 
 
 class Inputs(NamedTuple):
-    """Everything read from files for one container, before the API is asked."""
+    """Everything read from files for one container (or the whole pod), before the API is asked."""
 
     pod: PodSpec
-    container: Container
-    objects: Mapping[ObjectKey, DataObject]
+    container: Container | None
+    """The container to resolve; None: the whole pod (``check`` without ``--container``)."""
+    objects: ObjectSet
     errors: tuple[InjectorError, ...]
     """Problems with the inputs themselves: the pod, unreadable or invalid manifests."""
 
@@ -63,10 +64,12 @@ def read_pod(settings: InputSettings, body: Mapping[str, Any] | None = None, ori
     return PodInput(tuple(documents), pod, tuple(errors))
 
 
-def read_inputs(settings: InputSettings, pod_input: PodInput) -> Inputs:
-    """The manifests of ``settings`` for the chosen container of ``pod_input``."""
+def read_inputs(settings: InputSettings, pod_input: PodInput, *, whole_pod: bool = False) -> Inputs:
+    """The manifests of ``settings`` for the chosen container of ``pod_input`` (for the whole pod
+    with ``whole_pod`` when no container is named)."""
     pod = pod_input.pod
-    container = select_container(pod, settings.container)
+    whole = whole_pod and settings.container is None
+    container = None if whole else select_container(pod, settings.container)
     pod_file = settings.pod_file
     documents, source_errors = read_documents(
         settings.secrets,
@@ -74,8 +77,8 @@ def read_inputs(settings: InputSettings, pod_input: PodInput) -> Inputs:
         exclude=None if pod_file in (None, "-") else os.path.realpath(str(pod_file)),
     )
     beside_pod = [doc for doc in pod_input.documents if doc.body.get("kind") in DATA_KINDS]
-    objects, object_errors = index_objects([*beside_pod, *documents], pod.namespace)
-    return Inputs(pod, container, objects, (*pod_input.errors, *source_errors, *object_errors))
+    objects = index_objects([*beside_pod, *documents], pod.namespace)
+    return Inputs(pod, container, objects, (*pod_input.errors, *source_errors, *objects.errors))
 
 
 def plan(inputs: Inputs) -> set[ObjectKey]:
@@ -90,34 +93,70 @@ async def fetch_api(settings: KubeSettings, keys: Iterable[ObjectKey]) -> ApiObj
     return await fetch_once(settings, keys)
 
 
+def _merged(inputs: Inputs, api: ApiObjects | None) -> tuple[ObjectSet, list[InjectorError]]:
+    """The files' objects and the API's together; an object in both is an error."""
+    objects = dict(inputs.objects.objects)
+    invalid = set(inputs.objects.invalid)
+    errors = list(inputs.errors)
+    if api is not None:
+        errors += api.errors
+        invalid |= api.invalid
+        for obj in api.objects.values():
+            if obj.key in objects:
+                errors.append(
+                    ManifestError(f"also defined in {objects[obj.key].origin}", source=obj.origin, obj=obj.ref)
+                )
+            else:
+                objects[obj.key] = obj
+    return ObjectSet(objects, [], frozenset(invalid - objects.keys())), errors
+
+
 def resolve(
-    inputs: Inputs, settings: InputSettings, api: ApiObjects | None = None, *, every_problem: bool = False
+    inputs: Inputs,
+    settings: InputSettings,
+    api: ApiObjects | None = None,
+    *,
+    serves: frozenset[Part] = EVERY_PART,
+    every_problem: bool = False,
 ) -> Resolution:
     """Resolve the container of ``inputs`` against its objects and what ``api`` holds.
 
     Problems with the inputs themselves (a manifest that does not parse or validate, a file that
     cannot be read or decrypted) come first. A reference to an object that could not be read is a
     consequence, not a cause: by default only the input problems are returned when there are any;
-    ``every_problem`` (for ``check``) returns the references' problems too.
+    ``every_problem`` (for ``check``) returns the references' problems too. ``serves``: the parts
+    of the result the command uses; problems of the others are warnings.
     """
-    snapshot = dict(inputs.objects)
-    errors = list(inputs.errors)
-    if api is not None:
-        fetched, fetch_errors = api
-        errors += fetch_errors
-        for obj in fetched:
-            if obj.key in snapshot:
-                errors.append(
-                    ManifestError(f"also defined in {snapshot[obj.key].origin}", source=obj.origin, obj=obj.ref)
-                )
-            else:
-                snapshot[obj.key] = obj
+    assert inputs.container is not None
+    snapshot, errors = _merged(inputs, api)
     resolution = resolve_container(
-        inputs.pod, inputs.container, snapshot, skip_invalid_env_keys=settings.skip_invalid_env_keys
+        inputs.pod,
+        inputs.container,
+        snapshot.objects,
+        invalid=snapshot.invalid,
+        serves=serves,
+        skip_invalid_env_keys=settings.skip_invalid_env_keys,
     )
     if errors and not every_problem:
         return resolution._replace(errors=tuple(errors))
     return resolution._replace(errors=(*errors, *resolution.errors))
+
+
+def check(
+    inputs: Inputs, settings: InputSettings, api: ApiObjects | None = None
+) -> tuple[list[InjectorError], list[InjectorWarning]]:
+    """Every problem of the inputs and of resolving them: the chosen container, or the whole pod."""
+    if inputs.container is not None:
+        resolution = resolve(inputs, settings, api, every_problem=True)
+        return list(resolution.errors), list(resolution.warnings)
+    snapshot, errors = _merged(inputs, api)
+    pod_errors, warnings = check_pod(
+        inputs.pod,
+        snapshot.objects,
+        invalid=snapshot.invalid,
+        skip_invalid_env_keys=settings.skip_invalid_env_keys,
+    )
+    return [*errors, *pod_errors], warnings
 
 
 def without_errors(resolution: Resolution, *, every_error: bool = False) -> Resolution:

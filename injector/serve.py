@@ -29,7 +29,7 @@ from fuse.mount import serve as serve_fuse
 from fuse.tree import Tree, build_tree
 from injector.core.filetree import mount_view
 from injector.core.resolve import Resolution
-from injector.errors import InjectorError, UsageError
+from injector.errors import InjectorError, InjectorWarning, UsageError
 from injector.inputs import ApiObjects, PodInput, fetch_api, plan, read_inputs, read_pod, resolve, without_errors
 from injector.settings import InputSettings, MountSettings
 from injector.shell.audit import AuditLog
@@ -125,14 +125,18 @@ async def open_sources(
 # -- the mount -------------------------------------------------------------------------------------
 
 
-def tree_of(resolution: Resolution, settings: MountSettings, previous: Tree | None) -> Tree:
-    """The mount's tree for ``resolution``: the mount view with owners, built against ``previous``."""
+def tree_of(
+    resolution: Resolution, settings: MountSettings, previous: Tree | None
+) -> tuple[Tree, list[InjectorWarning]]:
+    """The mount's tree for ``resolution`` (the mount view with owners, built against ``previous``),
+    and what it leaves out."""
     view = mount_view(resolution, volume=settings.volume, env_format=settings.env_format)
     uid = os.getuid() if settings.uid is None else settings.uid
     gid = os.getgid() if settings.gid is None else settings.gid
-    return build_tree(
+    tree = build_tree(
         view.files, dirs=view.dirs, root=view.root, uid=uid, gid=gid, now_ns=time.time_ns(), previous=previous
     )
+    return tree, view.warnings
 
 
 class Mounted:
@@ -291,11 +295,20 @@ async def serve(
     """
     stats = stats or ReloadStats()
     stats.resolutions["ok"] += 1
-    tree = tree_of(resolution, settings, None)
+    tree, warnings = tree_of(resolution, settings, None)
+    for warning in warnings:
+        reporter.warning(warning)
+    reported = {warning.render() for warning in warnings}
 
     async def reload(current: Tree) -> Tree:
+        nonlocal reported
         new = await trio.to_thread.run_sync(partial(sources.resolve, reread=True))
-        return tree_of(without_errors(new), settings, current)
+        tree, warnings = tree_of(without_errors(new), settings, current)
+        for warning in warnings:
+            if warning.render() not in reported:
+                reporter.warning(warning)
+        reported = {warning.render() for warning in warnings}
+        return tree
 
     with trio.open_signal_receiver(*FORWARDED_SIGNALS) as signals:
         async with trio.open_nursery() as nursery:

@@ -393,3 +393,103 @@ def test_secrets_directory_written_by_the_kubelet_is_read_through_its_visible_na
     assert (0, f'TOKEN="{canary}"\nGREETING="hi {canary}"\n'.encode()) == (result.returncode, result.stdout), (
         result.stderr
     )
+
+
+KUBECTL_EXPORT = Path(__file__).resolve().parent / "data" / "kubectl-get-pod.yaml"
+
+
+def test_render_env_of_a_kubectl_export_needs_only_the_env(tmp_path: Path) -> None:
+    """The admission-injected service-account volume and a volume's missing Secret do not stop the env."""
+    write_manifests(tmp_path / "db.yaml", secret("db", {"password": "pw"}))
+
+    result = injector("render", "env", "-f", "json", "--pod", str(KUBECTL_EXPORT), "--secrets", str(tmp_path))
+
+    assert (0, {"DB_PASSWORD": "pw", "POD_IP": "10.244.2.31"}) == (result.returncode, json.loads(result.stdout))
+    where = f"injector: warning: {KUBECTL_EXPORT}: Pod/shop/web-7d4b9c8f6-x2k9p: spec.volumes"
+    assert [
+        f'{where}[0].secret: MountVolume.SetUp failed for volume "tls": secret "web-tls" not found',
+        f"{where}[1]: the service-account volume the API server adds (token, kube-root-ca.crt, namespace) is not "
+        "served: its token is issued to a Pod on a node",
+    ] == result.stderr.decode().splitlines()
+
+
+def test_render_files_fails_for_what_it_serves(tmp_path: Path) -> None:
+    write_manifests(tmp_path / "db.yaml", secret("db", {"password": "pw"}))
+
+    result = injector("render", "files", "--pod", str(KUBECTL_EXPORT), "--secrets", str(tmp_path))
+
+    assert (4, b"") == (result.returncode, result.stdout)
+    assert b'secret "web-tls" not found' in result.stderr
+
+
+def test_check_without_container_checks_the_whole_pod(tmp_path: Path) -> None:
+    """Every container (init and ephemeral too), every volume mounted or not, and the pull secrets; once each."""
+    body = pod(
+        container("app", env=[secret_key_ref("A", "shared", "a")], mounts=[{"name": "both", "mountPath": "/b"}]),
+        container("proxy", env=[secret_key_ref("P", "proxy", "p")], mounts=[{"name": "both", "mountPath": "/b"}]),
+        volumes=[
+            {"name": "both", "secret": {"secretName": "both"}},
+            {"name": "unmounted", "secret": {"secretName": "unmounted"}},
+        ],
+        pull_secrets=["pull"],
+    )
+    body["spec"]["initContainers"] = [container("migrate", env=[secret_key_ref("M", "migrate", "m")])]
+    body["spec"]["ephemeralContainers"] = [container("debug", env=[secret_key_ref("D", "shared", "nope")])]
+    write_manifests(tmp_path / "pod.yaml", body)
+    write_manifests(tmp_path / "s.yaml", secret("shared", {"a": "1"}))
+    args = ["--pod", str(tmp_path / "pod.yaml"), "--secrets", str(tmp_path / "s.yaml")]
+
+    whole = injector("check", *args)
+    narrowed = injector("check", *args, "-c", "proxy")
+
+    prefix = f"{tmp_path}/pod.yaml: Pod/shop/web-0: spec"
+    assert (
+        1,
+        [
+            f'{prefix}.initContainers[0].env[0].valueFrom.secretKeyRef: error: secret "migrate" not found',
+            f'{prefix}.containers[1].env[0].valueFrom.secretKeyRef: error: secret "proxy" not found',
+            f"{prefix}.ephemeralContainers[0].env[0].valueFrom.secretKeyRef: error: couldn't find key nope in Secret "
+            "shop/shared",
+            f'{prefix}.volumes[0].secret: error: MountVolume.SetUp failed for volume "both": secret "both" not found',
+            f'{prefix}.volumes[1].secret: error: MountVolume.SetUp failed for volume "unmounted": secret "unmounted" '
+            "not found",
+            f"{prefix}.imagePullSecrets: warning: FailedToRetrieveImagePullSecret: Unable to retrieve some image pull "
+            "secrets (pull); attempting to pull the image may not succeed.",
+        ],
+    ) == (whole.returncode, whole.stdout.decode().splitlines())
+    assert (
+        1,
+        [
+            f'{prefix}.containers[1].env[0].valueFrom.secretKeyRef: error: secret "proxy" not found',
+            f'{prefix}.volumes[0].secret: error: MountVolume.SetUp failed for volume "both": secret "both" not found',
+            f"{prefix}.imagePullSecrets: warning: FailedToRetrieveImagePullSecret: Unable to retrieve some image pull "
+            "secrets (pull); attempting to pull the image may not succeed.",
+        ],
+    ) == (narrowed.returncode, narrowed.stdout.decode().splitlines())
+
+
+def test_a_standalone_downward_api_volume_is_served_like_a_projected_one(tmp_path: Path) -> None:
+    body = pod(
+        container(mounts=[{"name": "info", "mountPath": "/etc/podinfo"}]),
+        volumes=[
+            {
+                "name": "info",
+                "downwardAPI": {
+                    "defaultMode": 0o440,
+                    "items": [
+                        {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}},
+                        {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+                    ],
+                },
+            }
+        ],
+        labels={"app": "web"},
+    )
+    write_manifests(tmp_path / "pod.yaml", body)
+
+    result = injector("render", "files", "--show-values", "--pod", str(tmp_path / "pod.yaml"))
+
+    (volume,) = json.loads(result.stdout)["volumes"]
+    assert {"labels": ('app="web"\n', "0440"), "name": ("web-0", "0440")} == {
+        path: (file["value"], file["mode"]) for path, file in volume["files"].items()
+    }

@@ -391,3 +391,24 @@ def test_run_with_mount_and_a_missing_command_is_127_and_leaves_no_mount(mountpo
 
     assert (127, b"injector: no-such-command-xyz: command not found\n") == (result.returncode, result.stderr)
     assert not os.path.ismount(mountpoint)
+
+
+def test_volumes_are_served_when_the_env_cannot_be_written_as_dotenv(mountpoint: Path, tmp_path: Path) -> None:
+    """A value python-dotenv would interpolate leaves .env out, with one warning; the files are still served."""
+    write_manifests(
+        tmp_path / "pod.yaml",
+        pod(
+            container(env=[secret_key_ref("T", "app", "token")], mounts=[{"name": "creds", "mountPath": "/s"}]),
+            volumes=[{"name": "creds", "secret": {"secretName": "app"}}],
+        ),
+    )
+    write_manifests(tmp_path / "secrets" / "app.yaml", secret("app", {"token": "a${HOME}b"}))
+
+    with Mount(mountpoint, ["--pod", str(tmp_path / "pod.yaml"), "--secrets", str(tmp_path / "secrets")]) as mount:
+        assert (["creds"], b"a${HOME}b") == (os.listdir(mountpoint), (mountpoint / "creds" / "token").read_bytes())
+    _, err = mount.stop()
+
+    assert (
+        "injector: warning: env T: cannot be written as dotenv: value contains '${...}', which python-dotenv would "
+        "interpolate; .env is left out of the mount\n"
+    ) in err

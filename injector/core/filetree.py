@@ -16,7 +16,7 @@ from fuse.tree import DirSpec, FileSpec
 from injector.core.dockerconfig import render_config_json
 from injector.core.envfile import render_env
 from injector.core.resolve import Resolution, VolumeFiles
-from injector.errors import UsageError
+from injector.errors import InjectorWarning, OutputError, UsageError
 
 SECRET_FILE_MODE = 0o400
 """``.env`` and ``.docker/config.json``: readable by the owner only."""
@@ -28,6 +28,8 @@ class MountView(NamedTuple):
     files: dict[str, FileSpec]
     dirs: dict[str, DirSpec]
     root: DirSpec
+    warnings: list[InjectorWarning]
+    """What the view leaves out, and why (an env that cannot be written in the ``.env`` format)."""
 
 
 def _volume_dir_spec(resolution: Resolution) -> DirSpec:
@@ -53,7 +55,7 @@ def mount_view(resolution: Resolution, *, volume: str | None = None, env_format:
     if volume is not None:
         for candidate in resolution.volumes:
             if candidate.name == volume:
-                view = MountView({}, {}, _volume_dir_spec(resolution))
+                view = MountView({}, {}, _volume_dir_spec(resolution), [])
                 _add_volume(view, resolution, candidate, "")
                 return view
         names = ", ".join(v.name for v in resolution.volumes) or "none"
@@ -63,11 +65,14 @@ def mount_view(resolution: Resolution, *, volume: str | None = None, env_format:
             source=resolution.pod.origin,
             obj=resolution.pod.ref,
         )
-    view = MountView({}, {}, DirSpec(0o755))
+    view = MountView({}, {}, DirSpec(0o755), [])
     for each in resolution.volumes:
         _add_volume(view, resolution, each, f"{each.name}/")
     entries = [(entry.name, entry.value) for entry in resolution.env.values()]
-    view.files[".env"] = FileSpec(render_env(entries, env_format), SECRET_FILE_MODE)
+    try:
+        view.files[".env"] = FileSpec(render_env(entries, env_format), SECRET_FILE_MODE)
+    except OutputError as exc:  # the volumes are still served: only .env cannot be
+        view.warnings.append(InjectorWarning((*exc.parts, "; .env is left out of the mount"), obj=exc.obj))
     if resolution.has_pull_secrets:
         view.files[".docker/config.json"] = FileSpec(
             render_config_json(resolution.registry_credentials), SECRET_FILE_MODE

@@ -210,15 +210,34 @@ def parse_data_object(document: Document, default_namespace: str) -> tuple[DataO
     )
 
 
-def index_objects(
-    documents: Sequence[Document], default_namespace: str
-) -> tuple[dict[ObjectKey, DataObject], list[InjectorError]]:
+class ObjectSet(NamedTuple):
+    """Secrets and ConfigMaps as a source holds them: the valid ones by key, and the problems met."""
+
+    objects: dict[ObjectKey, DataObject]
+    errors: list[InjectorError]
+    invalid: frozenset[ObjectKey] = frozenset()
+    """Objects that exist but do not validate: their errors say so, and a reference to one must not
+    also be reported as "not found"."""
+
+
+def key_of(body: Mapping[str, Any], default_namespace: str) -> ObjectKey | None:
+    """The key of a raw Secret or ConfigMap document, when its name can be told."""
+    metadata = body.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    namespace = (metadata.get("namespace") if isinstance(metadata, dict) else None) or default_namespace
+    if not isinstance(name, str) or not isinstance(namespace, str):
+        return None
+    return ObjectKey(str(body.get("kind")), namespace, name)
+
+
+def index_objects(documents: Sequence[Document], default_namespace: str) -> ObjectSet:
     """Index every Secret and ConfigMap by (kind, namespace, name); other kinds are ignored.
 
     The same object defined twice is an error (rather than the last one silently winning).
     """
     snapshot: dict[ObjectKey, DataObject] = {}
     errors: list[InjectorError] = []
+    invalid: set[ObjectKey] = set()
     for document in documents:
         kind = document.body.get("kind")
         if not isinstance(kind, str) or not kind:
@@ -229,13 +248,16 @@ def index_objects(
         obj, problems = parse_data_object(document, default_namespace)
         errors.extend(problems)
         if obj is None:
+            key = key_of(document.body, default_namespace)
+            if key is not None:
+                invalid.add(key)
             continue
         first = snapshot.get(obj.key)
         if first is not None:
             errors.append(ManifestError(f"defined again (first in {first.origin})", source=obj.origin, obj=obj.ref))
             continue
         snapshot[obj.key] = obj
-    return snapshot, errors
+    return ObjectSet(snapshot, errors, frozenset(invalid - snapshot.keys()))
 
 
 def _decode_base64_map(raw: object, at: FieldPath, problems: Problems) -> dict[str, bytes]:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
 from injector.core import names
-from injector.core.fields import FieldPath, Problems
+from injector.core.fields import FieldPath, Problems, quoted
 from injector.core.manifest import Document
 from injector.core.meta import read_labels
 from injector.core.objects import CONFIG_MAP, SECRET, DataKind, object_ref
@@ -32,6 +32,7 @@ TEMPLATE_PATHS: Mapping[str, tuple[str, ...]] = {
 }
 """Where each workload kind keeps the pod (template) injector reads."""
 
+SERVICE_ACCOUNT_VOLUME_PREFIX = "kube-api-access-"
 MAX_MODE = 0o777
 MAX_PATH_LENGTH = 4096
 MAX_PATH_ELEMENT = 255
@@ -119,8 +120,12 @@ class Projection(NamedTuple):
 class Volume(NamedTuple):
     name: str
     projections: tuple[Projection, ...]
+    """Its sources: one for a secret, configMap or downwardAPI volume, several for a projected one;
+    none for a volume of another type (emptyDir, persistentVolumeClaim...): not injector's business."""
     default_mode: int
     at: FieldPath
+    service_account: bool = False
+    """The ``kube-api-access-*`` volume the ServiceAccount admission plugin adds to every Pod."""
 
 
 class Container(NamedTuple):
@@ -276,8 +281,12 @@ def parse_pod(document: Document, default_namespace: str) -> tuple[PodSpec, list
         volume = _parse_volume(reader, raw, spec_at / "volumes" / index)
         if volume is not None:
             if volume.name in volumes:
-                reader.error(f"Duplicate value: {volume.name!r}", spec_at / "volumes" / index / "name")
+                reader.error(f"Duplicate value: {quoted(volume.name)}", spec_at / "volumes" / index / "name")
             volumes[volume.name] = volume
+    for container in containers:
+        for mount in container.volume_mounts:
+            if mount.volume not in volumes:
+                reader.error(f"Not found: {quoted(mount.volume)}", mount.at / "name")
 
     pull_secrets = []
     for index, raw in enumerate(reader.sequence(spec.get("imagePullSecrets"), spec_at / "imagePullSecrets")):
@@ -356,15 +365,35 @@ def _parse_container(reader: _Reader, raw: object, role: ContainerRole, at: Fiel
         if parsed_var is not None:
             env.append(parsed_var)
     mounts = []
+    mount_paths: set[str] = set()
     for index, entry in enumerate(reader.sequence(body.get("volumeMounts"), at / "volumeMounts")):
         mount_at = at / "volumeMounts" / index
         mount = reader.mapping(entry, mount_at)
         volume = reader.string(mount.get("name"), mount_at / "name", required=True)
         path = reader.string(mount.get("mountPath"), mount_at / "mountPath", required=True)
         sub_path = reader.string(mount.get("subPath"), mount_at / "subPath") or ""
+        if path in mount_paths:
+            reader.error(f"Invalid value: {quoted(path)}: must be unique", mount_at / "mountPath")
+        mount_paths.add(path or "")
+        if sub_path:
+            _check_descending_path(reader, sub_path, mount_at / "subPath")
+            if mount.get("subPathExpr"):
+                reader.error(
+                    f"Invalid value: {quoted(str(mount['subPathExpr']))}: subPathExpr and subPath are mutually "
+                    "exclusive",
+                    mount_at / "subPathExpr",
+                )
         if volume and path:
             mounts.append(VolumeMount(volume, path, sub_path, mount_at))
     return Container(name, role, tuple(env_from), tuple(env), tuple(mounts), at)
+
+
+def _check_descending_path(reader: _Reader, path: str, at: FieldPath) -> None:
+    """validateLocalDescendingPath: relative, and no '..' element."""
+    if posixpath.isabs(path):
+        reader.error(f"Invalid value: {quoted(path)}: must be a relative path", at)
+    if ".." in path.split("/"):
+        reader.error(f"Invalid value: {quoted(path)}: must not contain '..'", at)
 
 
 def _parse_env_from(reader: _Reader, raw: object, at: FieldPath) -> EnvFrom | None:
@@ -452,6 +481,11 @@ def _parse_volume(reader: _Reader, raw: object, at: FieldPath) -> Volume | None:
         projection = _parse_key_projection(reader, spec, kind, source_at, name_field=kind.volume_name_field)
         single = (projection,) if projection else ()
         return Volume(name, single, 0o644 if default_mode is None else default_mode, at)
+    if body.get("downwardAPI") is not None:
+        spec = reader.mapping(body["downwardAPI"], at / "downwardAPI")
+        default_mode = reader.mode(spec.get("defaultMode"), at / "downwardAPI" / "defaultMode")
+        downward = _parse_downward_items(reader, spec, at)
+        return Volume(name, (downward,), 0o644 if default_mode is None else default_mode, at)
     if body.get("projected") is not None:
         projected_at = at / "projected"
         spec = reader.mapping(body["projected"], projected_at)
@@ -468,8 +502,12 @@ def _parse_volume(reader: _Reader, raw: object, at: FieldPath) -> Volume | None:
                     reader.error(f"Invalid value: {path!r}: conflicting duplicate paths", projection.at)
                 seen_paths.add(path)
             projections.append(projection)
-        return Volume(name, tuple(projections), 0o644 if default_mode is None else default_mode, at)
-    return Volume(name, (), 0o644, at)  # a volume of another type: not injector's business
+        service_account = name.startswith(SERVICE_ACCOUNT_VOLUME_PREFIX) and any(
+            p.source == "serviceAccountToken" for p in projections
+        )
+        mode = 0o644 if default_mode is None else default_mode
+        return Volume(name, tuple(projections), mode, at, service_account)
+    return Volume(name, (), 0o644, at)
 
 
 _PROJECTION_SOURCES = (
@@ -495,20 +533,26 @@ def _parse_projection_source(reader: _Reader, raw: object, at: FieldPath) -> Pro
     if kind is not None:
         return _parse_key_projection(reader, spec, kind, source_at, name_field="name")
     if source == "downwardAPI":
-        items = []
-        for index, raw_item in enumerate(reader.sequence(spec.get("items"), source_at / "items")):
-            item_at = source_at / "items" / index
-            item = reader.mapping(raw_item, item_at)
-            path = reader.string(item.get("path"), item_at / "path", required=True)
-            field_ref = reader.mapping(item.get("fieldRef"), item_at / "fieldRef")
-            field_path = reader.string(field_ref.get("fieldPath"), item_at / "fieldRef" / "fieldPath")
-            mode = reader.mode(item.get("mode"), item_at / "mode")
-            if path and _check_item_path(reader, path, item_at / "path"):
-                items.append(DownwardItem(path, field_path, mode, item_at))
-        return Projection(source, None, "", None, tuple(items), False, source_at)
+        return _parse_downward_items(reader, spec, at)
     path = reader.string(spec.get("path"), source_at / "path") or ""
     unsupported = (DownwardItem(path, None, None, source_at),) if path else ()
     return Projection(source, None, "", None, unsupported, False, source_at)
+
+
+def _parse_downward_items(reader: _Reader, spec: Mapping[str, Any], at: FieldPath) -> Projection:
+    """A downwardAPI volume or projection source (``at`` is where its ``downwardAPI`` field is)."""
+    source_at = at / "downwardAPI"
+    items = []
+    for index, raw_item in enumerate(reader.sequence(spec.get("items"), source_at / "items")):
+        item_at = source_at / "items" / index
+        item = reader.mapping(raw_item, item_at)
+        path = reader.string(item.get("path"), item_at / "path", required=True)
+        field_ref = reader.mapping(item.get("fieldRef"), item_at / "fieldRef")
+        field_path = reader.string(field_ref.get("fieldPath"), item_at / "fieldRef" / "fieldPath")
+        mode = reader.mode(item.get("mode"), item_at / "mode")
+        if path and _check_item_path(reader, path, item_at / "path"):
+            items.append(DownwardItem(path, field_path, mode, item_at))
+    return Projection("downwardAPI", None, "", None, tuple(items), False, source_at)
 
 
 def _parse_key_projection(

@@ -1,7 +1,9 @@
-"""Resolve one container's secret references against a snapshot of objects, as the kubelet does.
+"""Resolve a container's (or a whole pod's) references against a snapshot of objects, as the kubelet does.
 
 Pure: the snapshot is fetched first (by a source), then everything here is deterministic.
 Every problem is collected (``check`` lists them all); a Resolution with errors must not be used.
+A command fails only for what it serves: problems of the parts it does not serve (the volumes,
+for ``render env``) are warnings.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Literal, NamedTuple, TypeVar
 
 from injector.core import dockerconfig, names
 from injector.core.expand import expand
@@ -26,6 +28,11 @@ from injector.core.podspec import Container, DownwardItem, PodSpec, Projection, 
 from injector.errors import InjectorError, InjectorWarning, ManifestError, ResolutionError
 
 Snapshot = Mapping[ObjectKey, DataObject]
+
+P = TypeVar("P", InjectorError, InjectorWarning)
+Part = Literal["env", "volumes", "credentials"]
+"""What a resolution serves: the environment, the volumes' files, the registry credentials."""
+EVERY_PART: frozenset[Part] = frozenset(("env", "volumes", "credentials"))
 
 
 class EnvEntry(NamedTuple):
@@ -89,28 +96,57 @@ _SUBSCRIPT = re.compile(r"metadata\.(labels|annotations)\['(.*)'\]\Z", re.S)
 
 
 class _Resolver:
-    def __init__(self, pod: PodSpec, container: Container, snapshot: Snapshot, skip_invalid_env_keys: bool) -> None:
+    """One pass over a pod's references; problems are kept apart by the part they concern."""
+
+    def __init__(
+        self, pod: PodSpec, snapshot: Snapshot, *, invalid: frozenset[ObjectKey], skip_invalid_env_keys: bool
+    ) -> None:
         self.pod = pod
-        self.container = container
         self.snapshot = snapshot
+        self.invalid = invalid
         self.skip_invalid_env_keys = skip_invalid_env_keys
-        self.problems = Problems(pod.origin, pod.ref)
+        self.env_problems = Problems(pod.origin, pod.ref)
+        self.volume_problems = Problems(pod.origin, pod.ref)
+        self.credential_problems = Problems(pod.origin, pod.ref)
 
     def lookup(self, kind: DataKind, name: str) -> DataObject | None:
         return self.snapshot.get(ObjectKey(kind.kind, self.pod.namespace, name))
 
-    def not_found(self, kind: DataKind, name: str, at: FieldPath, *, context: str = "") -> None:
-        self.problems.error(f'{context}{kind.noun} "{name}" not found', at, ResolutionError)
+    def not_found(self, problems: Problems, kind: DataKind, name: str, at: FieldPath, *, context: str = "") -> None:
+        if ObjectKey(kind.kind, self.pod.namespace, name) in self.invalid:
+            return  # it exists but does not validate: reported as such already, once
+        problems.error(f'{context}{kind.noun} "{name}" not found', at, ResolutionError)
+
+    def outcome(self, serves: frozenset[Part]) -> tuple[list[InjectorError], list[InjectorWarning]]:
+        """Errors of the parts served; the other parts' errors become warnings."""
+        parts: dict[Part, Problems] = {
+            "env": self.env_problems,
+            "volumes": self.volume_problems,
+            "credentials": self.credential_problems,
+        }
+        errors: list[InjectorError] = []
+        warnings: list[InjectorWarning] = []
+        for part, problems in parts.items():
+            if part in serves:
+                errors += problems.errors
+            else:
+                warnings += (
+                    InjectorWarning(error.parts, source=error.source, obj=error.obj, field=error.field)
+                    for error in problems.errors
+                )
+            warnings += problems.warnings
+        return errors, warnings
 
     # -- env (kubelet_pods.go makeEnvironmentVariables) -----------------------------------------
 
-    def env(self) -> dict[str, EnvEntry]:
+    def env(self, container: Container) -> dict[str, EnvEntry]:
+        problems = self.env_problems
         env: dict[str, EnvEntry] = {}
-        for source in self.container.env_from:
+        for source in container.env_from:
             obj = self.lookup(source.kind, source.name)
             if obj is None:
                 if not source.optional:
-                    self.not_found(source.kind, source.name, source.at)
+                    self.not_found(problems, source.kind, source.name, source.at)
                 continue
             invalid = []
             for key in sorted(obj.env_keys):
@@ -120,7 +156,7 @@ class _Resolver:
                     continue
                 env[name] = EnvEntry(name, obj.data[key], source.kind is SECRET)
             if invalid:
-                self.problems.warn(
+                problems.warn(
                     f"InvalidEnvironmentVariableNames: Keys [{', '.join(invalid)}] from the EnvFrom "
                     f"{source.kind.env_from_noun} {obj.namespace}/{obj.name} were "
                     "skipped since they are considered invalid environment variable names.",
@@ -131,7 +167,7 @@ class _Resolver:
             entry = env.get(name.decode("utf-8", "surrogateescape"))
             return None if entry is None else entry.value
 
-        for var in self.container.env:
+        for var in container.env:
             if var.value is not None:
                 value = expand(var.value.encode("utf-8"), lookup)
                 # An expanded reference to a secret value carries that secret (an escaped `$$(` is
@@ -145,11 +181,11 @@ class _Resolver:
                 obj = self.lookup(ref.kind, ref.name)
                 if obj is None:
                     if not ref.optional:
-                        self.not_found(ref.kind, ref.name, ref.at)
+                        self.not_found(problems, ref.kind, ref.name, ref.at)
                     continue
                 if ref.key not in obj.env_keys:
                     if not ref.optional:
-                        self.problems.error(
+                        problems.error(
                             f"couldn't find key {ref.key} in {ref.kind.kind} {obj.namespace}/{obj.name}",
                             ref.at,
                             ResolutionError,
@@ -157,16 +193,16 @@ class _Resolver:
                     continue
                 env[var.name] = EnvEntry(var.name, obj.data[ref.key], ref.kind is SECRET)
             elif var.field_ref is not None:
-                field_value = self.field_value(var.field_ref.field_path, var.field_ref.at, env_var=True)
+                field_value = self.field_value(var.field_ref.field_path, var.field_ref.at, problems, env_var=True)
                 if field_value is not None:
                     env[var.name] = EnvEntry(var.name, field_value.encode("utf-8"), False)
             else:
-                self.problems.warn(
+                problems.warn(
                     f"valueFrom.{var.unsupported} cannot be resolved outside a node; {var.name} not set", var.at
                 )
         return env
 
-    def field_value(self, path: str, at: FieldPath, *, env_var: bool) -> str | None:
+    def field_value(self, path: str, at: FieldPath, problems: Problems, *, env_var: bool) -> str | None:
         """A downward-API fieldRef; None (with a warning) when the manifest does not know it."""
         pod = self.pod
         known: dict[str, str | None] = {
@@ -188,32 +224,38 @@ class _Resolver:
             values = pod.labels if subscript.group(1) == "labels" else pod.annotations
             return values.get(subscript.group(2), "")
         if path not in known:
-            self.problems.error(f"Unsupported value: {path!r}", at / "fieldPath")
+            problems.error(f"Unsupported value: {path!r}", at / "fieldPath")
             return None
         value = known[path]
         if value is None:
-            self.problems.warn(
-                f"fieldRef {path} is not known from the manifest (a {pod.kind} does not say it); not set", at
-            )
+            problems.warn(f"fieldRef {path} is not known from the manifest (a {pod.kind} does not say it); not set", at)
         return value
 
     # -- volumes (pkg/volume/secret, configmap, projected) ---------------------------------------
 
-    def volumes(self) -> tuple[VolumeFiles, ...]:
+    def volumes(self, container: Container) -> tuple[VolumeFiles, ...]:
+        """The secret, configMap, projected and downwardAPI volumes ``container`` mounts, with their files."""
         mount_paths: dict[str, list[str]] = {}
-        for mount in self.container.volume_mounts:
-            volume = self.pod.volumes.get(mount.volume)
-            if volume is None:
-                self.problems.error(f"Not found: {mount.volume!r}", mount.at / "name")
-                continue
-            if volume.projections:
+        for mount in container.volume_mounts:
+            volume = self.pod.volumes.get(mount.volume)  # a mount of no volume: the pod spec is invalid
+            if volume is not None and volume.projections:
                 mount_paths.setdefault(volume.name, []).append(mount.mount_path)
-        return tuple(
-            VolumeFiles(name, tuple(paths), self.volume_files(self.pod.volumes[name]))
-            for name, paths in mount_paths.items()
-        )
+        found = []
+        for name, paths in mount_paths.items():
+            files = self.volume_files(self.pod.volumes[name])
+            if files is not None:
+                found.append(VolumeFiles(name, tuple(paths), files))
+        return tuple(found)
 
-    def volume_files(self, volume: Volume) -> dict[str, File]:
+    def volume_files(self, volume: Volume) -> dict[str, File] | None:
+        """The files of ``volume``; None for the service-account volume, which is never served."""
+        if volume.service_account:
+            self.volume_problems.warn(
+                "the service-account volume the API server adds (token, kube-root-ca.crt, namespace) is not "
+                "served: its token is issued to a Pod on a node",
+                volume.at,
+            )
+            return None
         files: dict[str, File] = {}
         for projection in volume.projections:
             for file in self.projection_files(projection, volume):
@@ -223,7 +265,9 @@ class _Resolver:
             parent = posixpath.dirname(path)
             while parent:
                 if parent in ordered:
-                    self.problems.error(f"path {parent!r} is both a file and the directory of {path!r}", volume.at)
+                    self.volume_problems.error(
+                        f"path {parent!r} is both a file and the directory of {path!r}", volume.at
+                    )
                 parent = posixpath.dirname(parent)
         if self.pod.fs_group is not None:
             ordered = {
@@ -236,7 +280,7 @@ class _Resolver:
             return self.downward_files(projection, volume)
         kind = projection.kind
         if kind is None:
-            self.problems.warn(
+            self.volume_problems.warn(
                 f"{projection.source} projections cannot be served outside a node; skipped", projection.at
             )
             return []
@@ -244,6 +288,7 @@ class _Resolver:
         if obj is None:
             if not projection.optional:
                 self.not_found(
+                    self.volume_problems,
                     kind,
                     projection.name,
                     projection.at,
@@ -260,7 +305,7 @@ class _Resolver:
         for item in projection.items:
             if item.key not in obj.data:
                 if not projection.optional:
-                    self.problems.error(kind.missing_item(item.key), item.at, ResolutionError)
+                    self.volume_problems.error(kind.missing_item(item.key), item.at, ResolutionError)
                 continue
             files.append(self.file(item.path, obj.data[item.key], item.mode, volume, item.at, sensitive=sensitive))
         return files
@@ -275,33 +320,35 @@ class _Resolver:
 
     def downward_value(self, item: DownwardItem) -> bytes | None:
         if item.field_path is None:
-            self.problems.warn("only fieldRef downward API items can be served outside a node; skipped", item.at)
+            self.volume_problems.warn("only fieldRef downward API items can be served outside a node; skipped", item.at)
             return None
-        value = self.field_value(item.field_path, item.at / "fieldRef", env_var=False)
+        value = self.field_value(item.field_path, item.at / "fieldRef", self.volume_problems, env_var=False)
         return None if value is None else value.encode("utf-8")
 
     def file(self, path: str, data: bytes, mode: int | None, volume: Volume, at: FieldPath, *, sensitive: bool) -> File:
         cleaned = posixpath.normpath(path)
         if cleaned in (".", "") or cleaned.startswith(".."):
-            self.problems.error(f"Invalid value: {path!r}: not a file path", at)
+            self.volume_problems.error(f"Invalid value: {path!r}: not a file path", at)
         return File(cleaned, data, volume.default_mode if mode is None else mode, None, sensitive)
 
     # -- imagePullSecrets (pkg/credentialprovider/secrets) ---------------------------------------
 
     def registry_credentials(self) -> dict[str, dockerconfig.Credential]:
+        problems = self.credential_problems
         configs = []
         missing = []
         for pull_secret in self.pod.image_pull_secrets:
             obj = self.lookup(SECRET, pull_secret.name)
             if obj is None:
-                missing.append(pull_secret.name)
+                if ObjectKey(SECRET.kind, self.pod.namespace, pull_secret.name) not in self.invalid:
+                    missing.append(pull_secret.name)
                 continue
             if obj.type == SECRET_TYPE_DOCKERCONFIGJSON and obj.data.get(".dockerconfigjson"):
                 parse, key = dockerconfig.parse_dockerconfigjson, ".dockerconfigjson"
             elif obj.type == SECRET_TYPE_DOCKERCFG and obj.data.get(".dockercfg"):
                 parse, key = dockerconfig.parse_dockercfg, ".dockercfg"
             else:
-                self.problems.warn(
+                problems.warn(
                     f"Secret {obj.namespace}/{obj.name} is not a usable pull secret (type {obj.type}); ignored",
                     pull_secret.at,
                 )
@@ -309,11 +356,11 @@ class _Resolver:
             try:
                 configs.append(parse(obj.data[key]))
             except dockerconfig.DockerConfigError as exc:
-                self.problems.errors.append(
+                problems.errors.append(
                     ManifestError(str(exc), source=obj.origin, obj=obj.ref, field=FieldPath.of("data").key(key))
                 )
         if missing:
-            self.problems.warn(
+            problems.warn(
                 f"FailedToRetrieveImagePullSecret: Unable to retrieve some image pull secrets ({', '.join(missing)}); "
                 "attempting to pull the image may not succeed.",
                 FieldPath.of("spec", "imagePullSecrets"),
@@ -326,32 +373,81 @@ def _quote_downward(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def referenced_objects(pod: PodSpec, container: Container) -> set[ObjectKey]:
-    """Every Secret and ConfigMap the container's env, mounted volumes and the pod's pull secrets name:
-    what a source must fetch (by name) before resolving."""
-    keys = {ObjectKey(source.kind.kind, pod.namespace, source.name) for source in container.env_from}
-    keys |= {ObjectKey(var.key_ref.kind.kind, pod.namespace, var.key_ref.name) for var in container.env if var.key_ref}
-    for mount in container.volume_mounts:
-        volume = pod.volumes.get(mount.volume)
-        for projection in volume.projections if volume else ():
-            if projection.kind is not None:
-                keys.add(ObjectKey(projection.kind.kind, pod.namespace, projection.name))
+def referenced_objects(pod: PodSpec, container: Container | None) -> set[ObjectKey]:
+    """Every Secret and ConfigMap that ``container`` (or, with None, the whole pod: every container
+    and every volume) references, and the pod's pull secrets: what a source must fetch, by name,
+    before resolving. The service-account volume the API server adds is not served, so not fetched."""
+    containers = pod.containers if container is None else (container,)
+    keys = {ObjectKey(ref.kind.kind, pod.namespace, ref.name) for c in containers for ref in c.env_from}
+    keys |= {
+        ObjectKey(var.key_ref.kind.kind, pod.namespace, var.key_ref.name)
+        for c in containers
+        for var in c.env
+        if var.key_ref
+    }
+    if container is None:
+        volumes = list(pod.volumes.values())
+    else:
+        volumes = [pod.volumes[m.volume] for m in container.volume_mounts if m.volume in pod.volumes]
+    for volume in volumes:
+        if not volume.service_account:
+            keys |= {ObjectKey(p.kind.kind, pod.namespace, p.name) for p in volume.projections if p.kind is not None}
     keys |= {ObjectKey(SECRET.kind, pod.namespace, pull.name) for pull in pod.image_pull_secrets}
     return keys
 
 
 def resolve_container(
-    pod: PodSpec, container: Container, snapshot: Snapshot, *, skip_invalid_env_keys: bool = True
+    pod: PodSpec,
+    container: Container,
+    snapshot: Snapshot,
+    *,
+    invalid: frozenset[ObjectKey] = frozenset(),
+    serves: frozenset[Part] = EVERY_PART,
+    skip_invalid_env_keys: bool = True,
 ) -> Resolution:
     """Resolve env, volume files and registry credentials of ``container``.
 
+    ``invalid``: objects that exist but failed validation (reported already; never also "not
+    found"). ``serves``: the parts the caller serves; the others' errors are warnings.
     ``skip_invalid_env_keys`` keeps the kubelet's behaviour up to 1.29 (envFrom keys that are not
     valid env var names are skipped with an InvalidEnvironmentVariableNames warning); False gives
     1.30+ behaviour, where every key is passed.
     """
-    resolver = _Resolver(pod, container, snapshot, skip_invalid_env_keys)
-    env = resolver.env()
-    volumes = resolver.volumes()
+    resolver = _Resolver(pod, snapshot, invalid=invalid, skip_invalid_env_keys=skip_invalid_env_keys)
+    env = resolver.env(container)
+    volumes = resolver.volumes(container)
     credentials = resolver.registry_credentials()
-    problems = resolver.problems
-    return Resolution(pod, container, env, volumes, credentials, tuple(problems.errors), tuple(problems.warnings))
+    errors, warnings = resolver.outcome(serves)
+    return Resolution(pod, container, env, volumes, credentials, tuple(errors), tuple(warnings))
+
+
+def check_pod(
+    pod: PodSpec,
+    snapshot: Snapshot,
+    *,
+    invalid: frozenset[ObjectKey] = frozenset(),
+    skip_invalid_env_keys: bool = True,
+) -> tuple[list[InjectorError], list[InjectorWarning]]:
+    """Every problem of the whole pod, as the kubelet would meet them starting it: the env of every
+    container (init and ephemeral ones too), every volume (the kubelet sets up all of them, mounted
+    or not) and the pull secrets. Each problem once."""
+    resolver = _Resolver(pod, snapshot, invalid=invalid, skip_invalid_env_keys=skip_invalid_env_keys)
+    for container in pod.containers:
+        resolver.env(container)
+    for volume in pod.volumes.values():
+        if volume.projections:
+            resolver.volume_files(volume)
+    resolver.registry_credentials()
+    errors, warnings = resolver.outcome(EVERY_PART)
+    return _once(errors), _once(warnings)
+
+
+def _once(problems: list[P]) -> list[P]:
+    seen: set[str] = set()
+    unique = []
+    for problem in problems:
+        line = problem.render()
+        if line not in seen:
+            seen.add(line)
+            unique.append(problem)
+    return unique

@@ -29,7 +29,7 @@ from lightkube.core.generic_client import GenericAsyncClient
 from lightkube.resources.core_v1 import ConfigMap, Secret
 
 from injector.core.manifest import Document
-from injector.core.objects import DATA_KINDS, DataObject, ObjectKey, parse_data_object
+from injector.core.objects import DATA_KINDS, DataObject, ObjectKey, ObjectSet, parse_data_object
 from injector.errors import InjectorError, SourceError
 from injector.settings import KubeSettings
 
@@ -210,10 +210,23 @@ async def get_object(client: KubeClient, key: ObjectKey) -> dict[str, Any] | Non
     return dict(found.to_dict())
 
 
-async def fetch(client: KubeClient, keys: Iterable[ObjectKey]) -> tuple[list[DataObject], list[InjectorError]]:
+def unreachable(exc: BaseException) -> str:
+    """Why a connection failed, as the system says it (``Connection refused``), not a class name."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.strerror:
+            return str(cause.strerror)
+        if isinstance(cause, TimeoutError | httpx.TimeoutException):
+            return "timed out"
+        cause = cause.__cause__ or cause.__context__
+    return type(exc).__name__
+
+
+async def fetch(client: KubeClient, keys: Iterable[ObjectKey]) -> ObjectSet:
     """Get every object by name; a missing one is simply absent (the resolver decides if it matters)."""
-    objects: list[DataObject] = []
+    objects: dict[ObjectKey, DataObject] = {}
     errors: list[InjectorError] = []
+    invalid: set[ObjectKey] = set()
     server = server_of(client)
     for key in sorted(set(keys)):
         try:
@@ -224,15 +237,17 @@ async def fetch(client: KubeClient, keys: Iterable[ObjectKey]) -> tuple[list[Dat
             continue
         except httpx.HTTPError as exc:
             # One line for the server, not one per object: it is the server that is unreachable.
-            errors.append(SourceError(f"cannot reach the API server: {type(exc).__name__}", source=server))
+            errors.append(SourceError(f"cannot reach the API server: {unreachable(exc)}", source=server))
             break
         if raw is None:
             continue
         obj, problems = to_data_object(raw, key.kind, server)
         errors.extend(problems)
         if obj is not None:
-            objects.append(obj)
-    return objects, errors
+            objects[obj.key] = obj
+        else:
+            invalid.add(key)
+    return ObjectSet(objects, errors, frozenset(invalid))
 
 
 @asynccontextmanager
@@ -248,7 +263,7 @@ async def open_client(settings: KubeSettings) -> AsyncIterator[KubeClient]:
             await client.close()
 
 
-async def fetch_once(settings: KubeSettings, keys: Iterable[ObjectKey]) -> tuple[list[DataObject], list[InjectorError]]:
+async def fetch_once(settings: KubeSettings, keys: Iterable[ObjectKey]) -> ObjectSet:
     """``fetch`` with a client of its own."""
     async with open_client(settings) as client:
         return await fetch(client, keys)

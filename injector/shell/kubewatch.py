@@ -22,7 +22,7 @@ import trio
 from lightkube.core.exceptions import ApiError
 from lightkube.types import on_error_raise
 
-from injector.core.objects import DATA_KINDS, DataObject, ObjectKey
+from injector.core.objects import DATA_KINDS, DataObject, ObjectKey, ObjectSet
 from injector.errors import InjectorError, Setting, SourceError
 from injector.settings import KubeSettings
 from injector.shell.kube import (
@@ -33,6 +33,7 @@ from injector.shell.kube import (
     open_client,
     server_of,
     to_data_object,
+    unreachable,
 )
 from injector.shell.report import Reporter
 
@@ -66,9 +67,9 @@ class Follower:
         self._reporter = reporter
         self.server = server_of(client)
 
-    def snapshot(self) -> tuple[list[DataObject], list[InjectorError]]:
+    def snapshot(self) -> ObjectSet:
         """The objects held now, and the problems of those that do not validate (as ``kube.fetch``)."""
-        return list(self.objects.values()), list(self.problems.values())
+        return ObjectSet(dict(self.objects), list(self.problems.values()), frozenset(self.problems))
 
     def _notify(self) -> None:
         self.generation += 1
@@ -185,7 +186,7 @@ class Follower:
                 attempt += 1
             except (httpx.HTTPError, OSError) as exc:
                 self.watch_restarts += 1
-                await self._retry_after_fault(attempt, "api-unreachable", error=type(exc).__name__)
+                await self._retry_after_fault(attempt, "api-unreachable", error=unreachable(exc))
                 attempt += 1
 
 

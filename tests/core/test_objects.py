@@ -10,15 +10,15 @@ from tests.support.manifests import b64, config_map, secret
 
 
 def problems(*bodies: dict) -> list[str]:  # type: ignore[type-arg]
-    _, errors = index_objects([Document("s.yaml", body) for body in bodies], "default")
+    _, errors, _ = index_objects([Document("s.yaml", body) for body in bodies], "default")
     return [str(error) for error in errors]
 
 
 def data_of(body: dict) -> dict[str, bytes]:  # type: ignore[type-arg]
-    snapshot, errors = index_objects([Document("s.yaml", body)], "default")
+    snapshot, errors, _ = index_objects([Document("s.yaml", body)], "default")
     assert not errors, [str(e) for e in errors]
     (obj,) = snapshot.values()
-    return obj.data
+    return dict(obj.data)
 
 
 def test_string_data_merges_over_data() -> None:
@@ -165,7 +165,7 @@ def test_object_defined_twice_is_an_error() -> None:
 
 
 def test_namespace_defaults_to_the_given_one() -> None:
-    snapshot, _ = index_objects([Document("s.yaml", secret("s", {}, namespace=None))], "prod")
+    snapshot, _, _ = index_objects([Document("s.yaml", secret("s", {}, namespace=None))], "prod")
 
     assert [ObjectKey("Secret", "prod", "s")] == list(snapshot)
 
@@ -178,7 +178,7 @@ def test_other_kinds_are_ignored_but_kindless_documents_are_errors() -> None:
 
 
 def test_repr_never_shows_values() -> None:
-    snapshot, _ = index_objects([Document("s.yaml", secret("s", {"k": "CANARY-VALUE"}))], "default")
+    snapshot, _, _ = index_objects([Document("s.yaml", secret("s", {"k": "CANARY-VALUE"}))], "default")
 
     assert "CANARY" not in repr(snapshot)
     assert b64("x")  # builder sanity

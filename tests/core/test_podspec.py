@@ -96,3 +96,74 @@ def test_several_pods_in_one_file_need_a_name() -> None:
 
     assert Setting("pod_name") in info.value.parts
     assert "Pod/b" == f"Pod/{select_pod_document(documents, 'b', 'all.yaml').body['metadata']['name']}"
+
+
+def errors_of(body: dict[str, Any]) -> list[str]:
+    _, errors = parse_pod(Document("pod.yaml", body), "default")
+    return [f"{error.field}: {error.problem}" for error in errors]
+
+
+@pytest.mark.parametrize(
+    ("mounts", "expected"),
+    [
+        pytest.param(
+            [{"name": "v", "mountPath": "/a"}, {"name": "v", "mountPath": "/a", "subPath": "x"}],
+            ['spec.containers[0].volumeMounts[1].mountPath: Invalid value: "/a": must be unique'],
+            id="duplicate-mount-path",
+        ),
+        pytest.param(
+            [{"name": "v", "mountPath": "/a", "subPath": "/abs"}],
+            ['spec.containers[0].volumeMounts[0].subPath: Invalid value: "/abs": must be a relative path'],
+            id="absolute-sub-path",
+        ),
+        pytest.param(
+            [{"name": "v", "mountPath": "/a", "subPath": "x/../../y"}],
+            ["spec.containers[0].volumeMounts[0].subPath: Invalid value: \"x/../../y\": must not contain '..'"],
+            id="backstep-sub-path",
+        ),
+        pytest.param(
+            [{"name": "v", "mountPath": "/a", "subPath": "..x/y"}],
+            [],
+            id="dotdot-prefixed-name-is-fine",
+        ),
+        pytest.param(
+            [{"name": "v", "mountPath": "/a", "subPath": "x", "subPathExpr": "$(POD)"}],
+            [
+                'spec.containers[0].volumeMounts[0].subPathExpr: Invalid value: "$(POD)": subPathExpr and subPath '
+                "are mutually exclusive"
+            ],
+            id="sub-path-and-expr",
+        ),
+    ],
+)
+def test_volume_mounts_are_validated_as_the_api_server_does(mounts: list[Any], expected: list[str]) -> None:
+    body = pod(container(mounts=mounts), volumes=[{"name": "v", "secret": {"secretName": "s"}}])
+
+    assert expected == errors_of(body)
+
+
+def test_a_mount_of_a_missing_volume_is_an_error_in_any_container() -> None:
+    body = pod(container("app"), container("proxy", mounts=[{"name": "ghost", "mountPath": "/g"}]))
+
+    assert ['spec.containers[1].volumeMounts[0].name: Not found: "ghost"'] == errors_of(body)
+
+
+def test_the_service_account_volume_is_recognised() -> None:
+    projected = {
+        "sources": [
+            {"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}},
+            {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}]}},
+        ]
+    }
+    spec = parsed(
+        pod(
+            container(),
+            volumes=[
+                {"name": "kube-api-access-8k2xq", "projected": projected},
+                {"name": "mine", "projected": projected},
+            ],
+        )
+    )
+
+    assert [True, False] == [volume.service_account for volume in spec.volumes.values()]

@@ -227,7 +227,7 @@ def test_only_mounted_volumes_are_resolved_and_missing_volume_is_an_error() -> N
     body = pod(container(mounts=[{"name": "ghost", "mountPath": "/x"}]), volumes=[secret_volume("nope")])
     resolution = resolve(body, DB)
 
-    assert ["pod.yaml: Pod/shop/web-0: spec.containers[0].volumeMounts[0].name: Not found: 'ghost'"] == error_lines(
+    assert ['pod.yaml: Pod/shop/web-0: spec.containers[0].volumeMounts[0].name: Not found: "ghost"'] == error_lines(
         resolution
     )
 

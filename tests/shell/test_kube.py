@@ -45,8 +45,8 @@ def in_cluster_env(api: ApiServer) -> dict[str, str]:
 
 
 def fetch_now(client: KubeClient) -> tuple[list[str], list[str]]:
-    objects, errors = trio.run(fetch, client, [DB])
-    return [obj.data["k"].decode() for obj in objects], [str(error) for error in errors]
+    found = trio.run(fetch, client, [DB])
+    return [obj.data["k"].decode() for obj in found.objects.values()], [str(error) for error in found.errors]
 
 
 def test_in_cluster_config_uses_the_service_account(api: ApiServer, service_account: Path) -> None:

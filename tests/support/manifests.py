@@ -124,11 +124,15 @@ def resolve(
 ) -> Resolution:
     """Resolve in memory, the way `injector` does after reading files; parse problems included."""
     pod_spec, pod_errors = parse_pod(Document("pod.yaml", pod_body), "default")
-    snapshot, object_errors = index_objects(
+    snapshot, object_errors, invalid = index_objects(
         [Document(f"secrets.yaml (document {i})", body) for i, body in enumerate(objects, 1)], pod_spec.namespace
     )
     resolution = resolve_container(
-        pod_spec, select_container(pod_spec, container_name), snapshot, skip_invalid_env_keys=skip_invalid_env_keys
+        pod_spec,
+        select_container(pod_spec, container_name),
+        snapshot,
+        invalid=invalid,
+        skip_invalid_env_keys=skip_invalid_env_keys,
     )
     return resolution._replace(errors=(*pod_errors, *object_errors, *resolution.errors))
 
