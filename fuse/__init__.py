@@ -13,4 +13,13 @@ opened.
 
 from fuse.tree import FileSpec, Tree, build_tree
 
-__all__ = ["FileSpec", "Tree", "build_tree"]
+__all__ = ["FileSpec", "Tree", "build_tree", "unloadable"]
+
+
+def unloadable() -> str | None:
+    """Why pyfuse3 (and the libfuse3 it links) cannot be loaded, or None when it can."""
+    try:
+        import pyfuse3  # noqa: F401
+    except ImportError as exc:
+        return f"FUSE support cannot be loaded ({exc}); install libfuse3 (Debian/Ubuntu package fuse3) and pyfuse3"
+    return None

@@ -10,6 +10,7 @@ import contextlib
 import errno
 import os
 import shutil
+import stat
 import subprocess
 from collections.abc import Iterable
 from functools import partial
@@ -22,7 +23,63 @@ from fuse.tree import Invalidations, Tree
 
 
 class MountError(Exception):
-    """The mountpoint cannot be used; the message names it."""
+    """The mount cannot be made; the message says what is missing and how to fix it."""
+
+
+FUSE_DEVICE = "/dev/fuse"
+
+
+def fuse_unavailable() -> str | None:
+    """Why this process cannot mount FUSE here, told before libfuse tries (its messages are terse)."""
+    if not os.path.exists(FUSE_DEVICE):
+        return (
+            f"{FUSE_DEVICE} does not exist: FUSE is not available here (load the kernel module with "
+            "`modprobe fuse`; in a container, pass the device: --device /dev/fuse)"
+        )
+    if os.geteuid() == 0:
+        return None
+    fusermount = shutil.which("fusermount3")
+    if fusermount is None:
+        return "fusermount3 is not installed, and mounting without root needs it (Debian/Ubuntu package fuse3)"
+    if not os.stat(fusermount).st_mode & stat.S_ISUID:
+        return f"{fusermount} is not setuid root, so it cannot mount for a user (reinstall fuse3, or run as root)"
+    if not os.access(FUSE_DEVICE, os.R_OK | os.W_OK):
+        return (
+            f"cannot open {FUSE_DEVICE}: permission denied (mounting without root needs it readable and "
+            "writable by you, mode 0666 as distributions ship it; or run as root)"
+        )
+    return None
+
+
+def _init_session(fs: ReadOnlyFilesystem, mountpoint: str, options: set[str]) -> None:
+    """pyfuse3.init, with what libfuse (and fusermount3) print on failure turned into one MountError.
+
+    Their messages go to file descriptor 2 from C; while mounting, that descriptor is a pipe.
+    """
+    reason = fuse_unavailable()
+    if reason is not None:
+        raise MountError(f"{mountpoint}: cannot mount: {reason}")
+    read_end, write_end = os.pipe()
+    saved = os.dup(2)
+    try:
+        os.dup2(write_end, 2)
+        try:
+            pyfuse3.init(fs, mountpoint, options)
+        except RuntimeError:
+            failed = True
+        else:
+            failed = False
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(write_end)
+    with os.fdopen(read_end, "rb") as said:
+        told = said.read().decode("utf-8", "replace")
+    if failed:
+        lines = [line.strip() for line in told.splitlines() if line.strip()]
+        raise MountError(f"{mountpoint}: cannot mount: {'; '.join(lines) or 'libfuse could not mount'}")
+    if told:
+        os.write(2, told.encode())
 
 
 def prepare_mountpoint(path: str) -> str | None:
@@ -82,7 +139,7 @@ async def serve(
     Calls ``task_status.started()`` once the mount is visible. On cancellation (or any error),
     the filesystem is unmounted before the exception propagates.
     """
-    pyfuse3.init(fs, mountpoint, set(options))
+    _init_session(fs, mountpoint, set(options))
     try:
         async with trio.open_nursery() as nursery:
             # One worker task: no handler ever awaits (they only read the in-memory tree), so extra

@@ -19,7 +19,7 @@ import trio
 from injector.errors import SourceError
 from injector.inputs import read_pod, without_errors
 from injector.metrics import AgentStatus, routes
-from injector.serve import Mounted, open_sources, serve, wait_for_stop
+from injector.serve import Mounted, check_can_mount, open_sources, serve, wait_for_stop
 from injector.settings import AgentSettings, InputSettings, KubeSettings, MountSettings
 from injector.shell.http import serve_http
 from injector.shell.process import harden_process
@@ -48,6 +48,7 @@ async def fetch_own_pod(settings: KubeSettings, namespace: str, name: str) -> tu
 async def run_agent(agent: AgentSettings, inputs: InputSettings, mount: MountSettings, reporter: Reporter) -> int:
     """Serve until SIGTERM/SIGINT; returns 0 after unmounting and closing every watch."""
     assert inputs.kube is not None  # the agent always follows the API
+    check_can_mount(mount)
     if agent.own_pod is not None:
         origin, body = await fetch_own_pod(inputs.kube, *agent.own_pod)
         pod_input = read_pod(inputs, body, origin)

@@ -7,13 +7,14 @@ commands are ``commands`` (run, render, check), ``serve`` (mount) and ``agent``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from injector import __version__
 from injector.core.envfile import FORMATS as ENV_FORMATS
-from injector.errors import CombinedError, InjectorError, Setting
+from injector.errors import CombinedError, InjectorError, Setting, UsageError
 
 if TYPE_CHECKING:
     from injector.settings import Settings
@@ -29,6 +30,8 @@ FLAGS = {
     "listen": "--listen",
     "own_pod": "--self",
     "output": "--output",
+    "namespace": "--namespace",
+    "mount": "--mount",
 }
 """How the command line spells each setting a message may point at."""
 
@@ -37,13 +40,77 @@ def spell(setting: Setting) -> str:
     return FLAGS.get(setting.name, setting.name)
 
 
+EXIT_CODES = {
+    0: "success",
+    1: "check found errors",
+    2: "usage: the command line or the environment is wrong (unknown container, no FUSE...)",
+    3: "a manifest is malformed or fails Kubernetes validation",
+    4: "a reference does not resolve (the kubelet's CreateContainerConfigError)",
+    5: "a source cannot be read, decrypted or reached",
+    6: "the result cannot be written in the format asked",
+    70: "internal error (a bug in injector)",
+    126: "the command cannot be executed",
+    127: "the command is not found",
+}
+COMMAND_EXIT_CODES = {
+    "run": (2, 3, 4, 5, 6, 70, 126, 127),
+    "render": (0, 2, 3, 4, 5, 6, 70),
+    "mount": (0, 2, 3, 4, 5, 6, 70),
+    "agent": (0, 2, 3, 4, 5, 6, 70),
+    "check": (0, 1, 2, 70),
+}
+
+
+def _epilog(command: str) -> str:
+    lines = [f"  {code:<4} {EXIT_CODES[code]}" for code in COMMAND_EXIT_CODES[command]]
+    if command == "run":
+        lines.insert(0, "  the command's own status (128+N when signal N ended it), or:")
+    return "exit codes:\n" + "\n".join(lines)
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help that shows each option's default, and keeps the exit-code lists as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            action.option_strings
+            and "%(default)" not in text
+            and action.default not in (None, False, [], "==SUPPRESS==")
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every (sub)command's parser: an unknown option is reported with the usage of the subcommand it
+    was given to (not the top-level one), and help shows defaults."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+
 def _common(parser: argparse.ArgumentParser, *, pod_option: bool = True) -> None:
     if pod_option:
         parser.add_argument(
             "--pod", required=True, metavar="FILE", help="Pod or workload manifest (YAML/JSON; - for stdin)"
         )
     parser.add_argument("--pod-name", metavar="NAME", help="which Pod/workload when the file holds several")
-    parser.add_argument("--container", "-c", metavar="NAME", help="container (init containers too); optional with one")
+    parser.add_argument(
+        "--container",
+        "-c",
+        metavar="NAME",
+        help="container (init and ephemeral ones too); optional when the pod has one (check: default the whole pod)",
+    )
     parser.add_argument(
         "--secrets",
         "-s",
@@ -74,16 +141,17 @@ def _common(parser: argparse.ArgumentParser, *, pod_option: bool = True) -> None
     )
 
 
-def _mount_options(parser: argparse.ArgumentParser, *, for_run: bool) -> None:
+def _mount_options(parser: argparse.ArgumentParser, *, for_run: bool, watch: bool = True) -> None:
     if for_run:
         parser.add_argument("--mount", metavar="DIR", help="also serve the files as a FUSE mount at DIR while CMD runs")
     parser.add_argument("--volume", metavar="NAME", help="the mount's root is this one volume, as at its mountPath")
-    parser.add_argument("--watch", action="store_true", help="follow changes to the manifests (inotify)")
+    if watch:
+        parser.add_argument("--watch", action="store_true", help="follow changes to the manifests (inotify)")
     parser.add_argument(
         "--env-format",
         default="dotenv",
         choices=ENV_FORMATS,
-        help="format of the .env file in the mount (default dotenv)",
+        help="format of the .env file in the mount",
     )
     parser.add_argument("--uid", type=int, metavar="UID", help="owner of the files (default: the invoking user)")
     parser.add_argument("--gid", type=int, metavar="GID", help="group of the files (default: the invoking group)")
@@ -110,13 +178,20 @@ def _mount_options(parser: argparse.ArgumentParser, *, for_run: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="Resolve a Pod's Secret references and hand them to a process, without touching disk."
+    parser = _Parser(
+        prog=PROG,
+        description="Resolve a Pod's Secret references and hand them to a process, without touching disk.",
+        epilog="exit codes:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items()),
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="on an internal error, show Python's traceback (it may show values: keep it off in production)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run a command with the container's environment")
+    run = commands.add_parser("run", help="run a command with the container's environment", epilog=_epilog("run"))
     _common(run)
     run.add_argument("--clean-env", action="store_true", help="start from an empty environment, not injector's")
     run.add_argument(
@@ -125,16 +200,22 @@ def build_parser() -> argparse.ArgumentParser:
     _mount_options(run, for_run=True)
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
 
-    render = commands.add_parser("render", help="print the resolved env, docker config or file tree")
+    render = commands.add_parser(
+        "render", help="print the resolved env, docker config or file tree", epilog=_epilog("render")
+    )
     what = render.add_subparsers(dest="what", required=True, metavar="WHAT")
-    env = what.add_parser("env", help="the container's environment as an env-file")
+    env = what.add_parser("env", help="the container's environment as an env-file", epilog=_epilog("render"))
     _common(env)
-    env.add_argument("--format", "-f", default="dotenv", choices=ENV_FORMATS)
-    dockerconfig = what.add_parser("dockerconfig", help="imagePullSecrets as a docker config.json")
+    env.add_argument("--format", "-f", default="dotenv", choices=ENV_FORMATS, help="for which reader")
+    dockerconfig = what.add_parser(
+        "dockerconfig", help="imagePullSecrets as a docker config.json", epilog=_epilog("render")
+    )
     _common(dockerconfig)
-    files = what.add_parser("files", help="the files of the container's secret/configMap/projected volumes")
+    files = what.add_parser(
+        "files", help="the files of the container's secret/configMap/projected volumes", epilog=_epilog("render")
+    )
     _common(files)
-    files.add_argument("--format", "-f", default="json", choices=("json",))
+    files.add_argument("--format", "-f", default="json", choices=("json",), help="output format")
     files.add_argument("--show-values", action="store_true", help="include file contents (as text or base64)")
     for sub in (env, dockerconfig, files):
         sub.add_argument(
@@ -144,12 +225,16 @@ def build_parser() -> argparse.ArgumentParser:
             help="write to a FIFO or /dev/fd/N instead of stdout (regular files are refused: no plaintext on disk)",
         )
 
-    mount = commands.add_parser("mount", help="serve the container's secrets as a read-only FUSE mount")
+    mount = commands.add_parser(
+        "mount", help="serve the container's secrets as a read-only FUSE mount", epilog=_epilog("mount")
+    )
     _common(mount)
     _mount_options(mount, for_run=False)
     mount.add_argument("mountpoint", metavar="MOUNTPOINT", help="an empty directory")
 
-    agent = commands.add_parser("agent", help="sidecar: mount the container's secrets and follow them in the API")
+    agent = commands.add_parser(
+        "agent", help="sidecar: mount the container's secrets and follow them in the API", epilog=_epilog("agent")
+    )
     source = agent.add_mutually_exclusive_group(required=True)
     source.add_argument("--pod", metavar="FILE", help="pod spec file (e.g. from a mounted ConfigMap)")
     source.add_argument(
@@ -161,9 +246,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(agent, pod_option=False)
     agent.add_argument("--mount", required=True, metavar="DIR", help="where to mount")
     agent.add_argument("--listen", metavar="[HOST]:PORT", help="serve /healthz, /readyz and /metrics")
-    _mount_options(agent, for_run=False)
+    _mount_options(agent, for_run=False, watch=False)  # the agent always follows its sources
 
-    check = commands.add_parser("check", help="list every problem; exit 1 if any is an error")
+    check = commands.add_parser(
+        "check",
+        help="list every problem of the pod (or of one container); exit 1 if any is an error",
+        epilog=_epilog("check"),
+    )
     _common(check)
     return parser
 
@@ -171,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _run(settings: Settings, reporter: Reporter) -> int:
     from injector.commands import run
 
+    if settings.mount is not None:
+        require_fuse()
     return run(settings, reporter)
 
 
@@ -186,9 +277,19 @@ def _check(settings: Settings, reporter: Reporter) -> int:
     return check(settings, reporter)
 
 
+def require_fuse() -> None:
+    """The commands that mount need pyfuse3 and libfuse3: say so in one line when they are missing."""
+    from fuse import unloadable
+
+    reason = unloadable()
+    if reason is not None:
+        raise UsageError(reason)
+
+
 def _mount(settings: Settings, reporter: Reporter) -> int:
     from functools import partial
 
+    require_fuse()
     from injector.serve import run_mount
     from injector.shell.loop import run_trio
 
@@ -199,6 +300,7 @@ def _mount(settings: Settings, reporter: Reporter) -> int:
 def _agent(settings: Settings, reporter: Reporter) -> int:
     from functools import partial
 
+    require_fuse()
     from injector.agent import run_agent
     from injector.shell.loop import run_trio
 
@@ -234,7 +336,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    except Exception as exc:
+        if args.debug:
+            raise
+        # The type only: an exception's text may quote what it was given, a value among them.
+        reporter.say(f"internal error: {type(exc).__name__} (a bug in injector: run again with --debug to see where)")
+        return INTERNAL_ERROR
+
+
+INTERNAL_ERROR = 70
+"""EX_SOFTWARE: injector itself failed, not the input or the environment."""
 
 
 def run() -> NoReturn:
-    sys.exit(main())
+    status = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # whoever read our output went away: nothing more to say, and no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = status or 1
+    sys.exit(status)

@@ -80,11 +80,12 @@ async def run_with_mount(settings: Settings, reporter: Reporter) -> int:
     """``run --mount``: the command runs while the mount serves; its status is returned, the mount gone."""
     import trio
 
-    from injector.serve import open_sources, serve
+    from injector.serve import check_can_mount, open_sources, serve
     from injector.shell.supervise import supervise
 
     run, mount = settings.run, settings.mount
     assert run is not None and mount is not None
+    check_can_mount(mount)
     harden_process(reporter, with_child=True)
     pod_input = read_pod(settings.inputs)
     async with open_sources(
@@ -120,7 +121,8 @@ def render(settings: Settings, reporter: Reporter) -> int:
         from injector.core.filetree import render_files_json
 
         data = render_files_json(resolution, show_values=render.show_values)
-    write_all(open_output(render.output, reporter), data)
+    holds_values = render.what != "files" or render.show_values
+    write_all(open_output(render.output, reporter, values=holds_values), data)
     return 0
 
 

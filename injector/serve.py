@@ -24,7 +24,7 @@ from typing import Protocol
 import trio
 
 from fuse.filesystem import ReadOnlyFilesystem
-from fuse.mount import MountError, mount_options, prepare_mountpoint, replace_tree
+from fuse.mount import MountError, fuse_unavailable, mount_options, prepare_mountpoint, replace_tree
 from fuse.mount import serve as serve_fuse
 from fuse.tree import Tree, build_tree
 from injector.core.filetree import mount_view
@@ -125,6 +125,13 @@ async def open_sources(
 # -- the mount -------------------------------------------------------------------------------------
 
 
+def check_can_mount(settings: MountSettings) -> None:
+    """Fail at once, before reading or fetching anything, where this process cannot mount FUSE."""
+    reason = fuse_unavailable()
+    if reason is not None:
+        raise UsageError(f"{settings.mountpoint}: cannot mount: {reason}")
+
+
 def tree_of(
     resolution: Resolution, settings: MountSettings, previous: Tree | None
 ) -> tuple[Tree, list[InjectorWarning]]:
@@ -175,7 +182,10 @@ async def serve_mount(
         fs = ReadOnlyFilesystem(tree, on_open=audit, allowed_uids=settings.allowed_uids)
         options = mount_options(allow_other=settings.allow_other, fsname=fsname)
         async with trio.open_nursery() as nursery:
-            await nursery.start(serve_fuse, fs, settings.mountpoint, options)
+            try:
+                await nursery.start(serve_fuse, fs, settings.mountpoint, options)
+            except MountError as exc:
+                raise UsageError(str(exc)) from None
             task_status.started(Mounted(fs, settings.mountpoint))
     finally:
         if audit is not None:
@@ -334,6 +344,7 @@ async def wait_for_stop(signals: AsyncIterator[int]) -> None:
 
 async def run_mount(settings: MountSettings, inputs: InputSettings, reporter: Reporter) -> int:
     """``injector mount``: serve until SIGTERM/SIGINT, then unmount and return 0."""
+    check_can_mount(settings)
     harden_process(reporter, with_child=False)
     pod_input = read_pod(inputs)
 

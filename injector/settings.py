@@ -13,9 +13,20 @@ import os
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from injector.core import names
+from injector.core.fields import quoted
 from injector.errors import Setting, UsageError
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+MOUNT_ONLY = {
+    "--volume": "volume",
+    "--uid": "uid",
+    "--gid": "gid",
+    "--allow-other": "allow_other",
+    "--allowed-uid": "allowed_uid",
+    "--audit": "audit",
+}
+"""``run`` options that only mean something with ``--mount``."""
 DEFAULT_KUBECONFIG = "~/.kube/config"
 
 
@@ -151,6 +162,9 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
     identities = tuple(args.age_identity) or (
         (environ["INJECTOR_AGE_IDENTITY"],) if environ.get("INJECTOR_AGE_IDENTITY") else ()
     )
+    if args.namespace is not None:
+        for message in names.dns_label_problems(args.namespace):
+            raise UsageError((Setting("namespace"), f": Invalid value: {quoted(args.namespace)}: {message}"))
     kube = None
     if agent or args.kube or args.kubeconfig or args.context:  # the agent always follows the API
         kube = kube_settings(environ, kubeconfig=args.kubeconfig, context=args.context)
@@ -171,7 +185,7 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
             mountpoint=os.path.abspath(getattr(args, mountpoint)),
             volume=args.volume,
             env_format=args.env_format,
-            watch=args.watch or agent,
+            watch=agent or args.watch,
             uid=args.uid,
             gid=args.gid,
             allow_other=args.allow_other,
@@ -180,6 +194,10 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
             wait_timeout=args.wait_timeout,
         )
     settings = Settings(command, inputs, mount)
+    if command == "run" and mount is None:
+        given = [flag for flag, value in MOUNT_ONLY.items() if getattr(args, value) not in (None, False)]
+        if given:
+            raise UsageError((f"{', '.join(given)}: only with ", Setting("mount"), " DIR"))
     if command == "run":
         argv = list(args.argv)
         if argv[:1] == ["--"]:

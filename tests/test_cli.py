@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -493,3 +494,73 @@ def test_a_standalone_downward_api_volume_is_served_like_a_projected_one(tmp_pat
     assert {"labels": ('app="web"\n', "0440"), "name": ("web-0", "0440")} == {
         path: (file["value"], file["mode"]) for path, file in volume["files"].items()
     }
+
+
+def test_an_invalid_namespace_is_blamed_on_the_flag(app: list[str]) -> None:
+    result = injector("render", "env", *app, "-n", "Bad_NS")
+
+    assert (2, b"") == (result.returncode, result.stdout)
+    assert result.stderr.startswith(b'injector: --namespace: Invalid value: "Bad_NS": a lowercase RFC 1123 label')
+
+
+def test_a_typo_in_a_subcommands_option_prints_that_subcommands_usage(app: list[str]) -> None:
+    result = injector("render", "env", *app, "--formt", "json")
+
+    assert 2 == result.returncode
+    assert result.stderr.startswith(b"usage: injector render env ")
+    assert result.stderr.endswith(b"injector render env: error: unrecognized arguments: --formt json\n")
+
+
+def test_run_mount_options_need_a_mount(app: list[str]) -> None:
+    result = injector("run", *app, "--volume", "secret", "--uid", "1", "--", "true")
+
+    assert (2, b"injector: --volume, --uid: only with --mount DIR\n") == (result.returncode, result.stderr)
+
+
+def subcommand_parsers() -> dict[str, argparse.ArgumentParser]:
+    from injector.cli import build_parser
+
+    found: dict[str, argparse.ArgumentParser] = {}
+
+    def walk(parser: argparse.ArgumentParser) -> None:
+        found[parser.prog] = parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in dict.fromkeys(action.choices.values()):
+                    walk(sub)
+
+    walk(build_parser())
+    return found
+
+
+def test_every_option_has_help_and_every_command_its_exit_codes() -> None:
+    for prog, parser in subcommand_parsers().items():
+        helpless = [a.option_strings for a in parser._actions if a.option_strings and not a.help]
+        assert [] == helpless, prog
+        assert "exit codes:" in parser.format_help(), prog
+
+
+def test_help_shows_defaults() -> None:
+    text = subcommand_parsers()["injector mount"].format_help()
+
+    assert "(default: dotenv)" in " ".join(text.split())
+    assert "(default: 60.0)" in " ".join(text.split())
+
+
+def test_the_disk_warning_is_given_only_when_values_are_written(tmp_path: Path, app: list[str]) -> None:
+    with open(tmp_path / "out", "wb") as regular:
+        files = subprocess.run(
+            [sys.executable, "-m", "injector", "render", "files", *app],
+            stdout=regular,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+        env = subprocess.run(
+            [sys.executable, "-m", "injector", "render", "env", *app],
+            stdout=regular,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+
+    assert b"" == files.stderr
+    assert b"injector: warning: stdout is a regular file: secret values are being written to disk\n" == env.stderr

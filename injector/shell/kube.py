@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
@@ -212,13 +213,18 @@ async def get_object(client: KubeClient, key: ObjectKey) -> dict[str, Any] | Non
 
 def unreachable(exc: BaseException) -> str:
     """Why a connection failed, as the system says it (``Connection refused``), not a class name."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, OSError) and cause.strerror:
+    pending: list[BaseException] = [exc]
+    while pending:
+        cause = pending.pop(0)
+        if isinstance(cause, socket.gaierror) and cause.strerror:
             return str(cause.strerror)
+        if isinstance(cause, OSError) and cause.errno:
+            return os.strerror(cause.errno)
         if isinstance(cause, TimeoutError | httpx.TimeoutException):
             return "timed out"
-        cause = cause.__cause__ or cause.__context__
+        if isinstance(cause, BaseExceptionGroup):
+            pending += cause.exceptions
+        pending += [chained for chained in (cause.__cause__, cause.__context__) if chained is not None]
     return type(exc).__name__
 
 

@@ -10,12 +10,16 @@ from injector.errors import Setting, UsageError
 from injector.shell.report import Reporter
 
 
-def open_output(path: str | None, reporter: Reporter) -> int:
-    """The descriptor to write results to. Regular files are refused: they would be plaintext on disk."""
+def open_output(path: str | None, reporter: Reporter, *, values: bool = True) -> int:
+    """The descriptor to write results to. Regular files are refused: they would be plaintext on disk.
+
+    Standard output is the caller's choice; when it is a regular file and the output holds
+    ``values``, a warning says so.
+    """
     if path is None:
         fd = sys.stdout.fileno()
         try:
-            if stat.S_ISREG(os.fstat(fd).st_mode):
+            if values and stat.S_ISREG(os.fstat(fd).st_mode):
                 reporter.warning("stdout is a regular file: secret values are being written to disk")
         except OSError:
             pass
