@@ -32,6 +32,7 @@ FLAGS = {
     "output": "--output",
     "namespace": "--namespace",
     "mount": "--mount",
+    "volume": "--volume",
 }
 """How the command line spells each setting a message may point at."""
 
@@ -144,7 +145,13 @@ def _common(parser: argparse.ArgumentParser, *, pod_option: bool = True) -> None
 def _mount_options(parser: argparse.ArgumentParser, *, for_run: bool, watch: bool = True) -> None:
     if for_run:
         parser.add_argument("--mount", metavar="DIR", help="also serve the files as a FUSE mount at DIR while CMD runs")
-    parser.add_argument("--volume", metavar="NAME", help="the mount's root is this one volume, as at its mountPath")
+    view = parser.add_mutually_exclusive_group()
+    view.add_argument("--volume", metavar="NAME", help="the mount's root is this one volume, as at its mountPath")
+    view.add_argument(
+        "--mount-path",
+        metavar="PATH",
+        help="the mount's root is what the container sees at this mountPath (a volume, or its subPath's part)",
+    )
     if watch:
         parser.add_argument("--watch", action="store_true", help="follow changes to the manifests (inotify)")
     parser.add_argument(

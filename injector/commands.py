@@ -52,7 +52,7 @@ def child_env(resolution: Resolution, run: RunSettings, mount: MountSettings | N
     env.update(as_environ([(entry.name, entry.value) for entry in resolution.env.values()]))
     if mount is not None:
         env[b"INJECTOR_MOUNT"] = os.fsencode(mount.mountpoint)
-        if resolution.has_pull_secrets and mount.volume is None:
+        if resolution.has_pull_secrets and mount.volume is None and mount.mount_path is None:
             env[b"DOCKER_CONFIG"] = os.fsencode(os.path.join(mount.mountpoint, ".docker"))
     return env
 

@@ -137,7 +137,9 @@ def tree_of(
 ) -> tuple[Tree, list[InjectorWarning]]:
     """The mount's tree for ``resolution`` (the mount view with owners, built against ``previous``),
     and what it leaves out."""
-    view = mount_view(resolution, volume=settings.volume, env_format=settings.env_format)
+    view = mount_view(
+        resolution, volume=settings.volume, mount_path=settings.mount_path, env_format=settings.env_format
+    )
     uid = os.getuid() if settings.uid is None else settings.uid
     gid = os.getgid() if settings.gid is None else settings.gid
     tree = build_tree(

@@ -20,6 +20,7 @@ from injector.errors import Setting, UsageError
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 MOUNT_ONLY = {
     "--volume": "volume",
+    "--mount-path": "mount_path",
     "--uid": "uid",
     "--gid": "gid",
     "--allow-other": "allow_other",
@@ -92,6 +93,8 @@ class InputSettings(NamedTuple):
 class MountSettings(NamedTuple):
     mountpoint: str
     volume: str | None = None
+    mount_path: str | None = None
+    """Serve what the container sees at this mountPath (a volume, or the part its subPath names)."""
     env_format: str = "dotenv"
     watch: bool = False
     uid: int | None = None
@@ -184,6 +187,7 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
         mount = MountSettings(
             mountpoint=os.path.abspath(getattr(args, mountpoint)),
             volume=args.volume,
+            mount_path=args.mount_path,
             env_format=args.env_format,
             watch=agent or args.watch,
             uid=args.uid,

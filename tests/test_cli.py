@@ -564,3 +564,54 @@ def test_the_disk_warning_is_given_only_when_values_are_written(tmp_path: Path, 
 
     assert b"" == files.stderr
     assert b"injector: warning: stdout is a regular file: secret values are being written to disk\n" == env.stderr
+
+
+def test_render_files_shows_what_each_mount_sees_subpaths_included(tmp_path: Path) -> None:
+    """A subPath mount sees the file or directory it names (a name the volume lacks: an empty directory)."""
+    body = pod(
+        container(
+            mounts=[
+                {"name": "tls", "mountPath": "/etc/tls"},
+                {"name": "tls", "mountPath": "/etc/app/cert.pem", "subPath": "tls.crt"},
+                {"name": "tls", "mountPath": "/etc/keys", "subPath": "keys"},
+                {"name": "tls", "mountPath": "/etc/none", "subPath": "missing"},
+            ]
+        ),
+        volumes=[
+            {
+                "name": "tls",
+                "secret": {
+                    "secretName": "tls",
+                    "items": [{"key": "tls.crt", "path": "tls.crt"}, {"key": "tls.key", "path": "keys/tls.key"}],
+                },
+            }
+        ],
+    )
+    write_manifests(tmp_path / "pod.yaml", body, secret("tls", {"tls.crt": "CERT", "tls.key": "KEY"}))
+
+    result = injector("render", "files", "--pod", str(tmp_path / "pod.yaml"))
+
+    mounts = json.loads(result.stdout)["mounts"]
+    assert [
+        {
+            "mountPath": "/etc/app/cert.pem",
+            "volume": "tls",
+            "subPath": "tls.crt",
+            "type": "file",
+            "file": {"mode": "0644", "size": 4},
+        },
+        {
+            "mountPath": "/etc/keys",
+            "volume": "tls",
+            "subPath": "keys",
+            "type": "directory",
+            "files": {"tls.key": {"mode": "0644", "size": 3}},
+        },
+        {"mountPath": "/etc/none", "volume": "tls", "subPath": "missing", "type": "directory", "files": {}},
+        {
+            "mountPath": "/etc/tls",
+            "volume": "tls",
+            "type": "directory",
+            "files": {"keys/tls.key": {"mode": "0644", "size": 3}, "tls.crt": {"mode": "0644", "size": 4}},
+        },
+    ] == mounts

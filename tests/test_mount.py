@@ -412,3 +412,42 @@ def test_volumes_are_served_when_the_env_cannot_be_written_as_dotenv(mountpoint:
         "injector: warning: env T: cannot be written as dotenv: value contains '${...}', which python-dotenv would "
         "interpolate; .env is left out of the mount\n"
     ) in err
+
+
+def subpath_pod(tmp_path: Path) -> list[str]:
+    body = pod(
+        container(
+            mounts=[
+                {"name": "tls", "mountPath": "/etc/keys", "subPath": "keys"},
+                {"name": "tls", "mountPath": "/etc/app/cert.pem", "subPath": "tls.crt"},
+            ]
+        ),
+        volumes=[
+            {
+                "name": "tls",
+                "secret": {
+                    "secretName": "tls",
+                    "items": [{"key": "tls.crt", "path": "tls.crt"}, {"key": "tls.key", "path": "keys/tls.key"}],
+                },
+            }
+        ],
+    )
+    write_manifests(tmp_path / "pod.yaml", body, secret("tls", {"tls.crt": "CERT", "tls.key": "KEY"}))
+    return ["--pod", str(tmp_path / "pod.yaml")]
+
+
+def test_mount_path_serves_what_the_container_sees_there(mountpoint: Path, tmp_path: Path) -> None:
+    """A subPath naming a directory: the mount's root is that directory, as in the container."""
+    with Mount(mountpoint, [*subpath_pod(tmp_path), "--mount-path", "/etc/keys"]):
+        assert (["tls.key"], b"KEY") == (os.listdir(mountpoint), (mountpoint / "tls.key").read_bytes())
+
+
+def test_mount_path_of_a_file_subpath_is_a_clear_error(mountpoint: Path, tmp_path: Path) -> None:
+    result = injector("mount", *subpath_pod(tmp_path), "--mount-path", "/etc/app/cert.pem", str(mountpoint))
+
+    assert 2 == result.returncode
+    assert result.stderr.decode().endswith(
+        "spec.containers[0].volumeMounts[1]: container 'app' mounts the file 'tls.crt' of volume 'tls' at "
+        "/etc/app/cert.pem (subPath); a mount's root is a directory: serve the volume with --volume tls\n"
+    )
+    assert not os.path.ismount(mountpoint)

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import base64
 import json
+import posixpath
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from fuse.tree import DirSpec, FileSpec
 from injector.core.dockerconfig import render_config_json
 from injector.core.envfile import render_env
-from injector.core.resolve import Resolution, VolumeFiles
-from injector.errors import InjectorWarning, OutputError, UsageError
+from injector.core.resolve import File, Resolution
+from injector.errors import InjectorWarning, OutputError, Setting, UsageError
 
 SECRET_FILE_MODE = 0o400
 """``.env`` and ``.docker/config.json``: readable by the owner only."""
@@ -38,9 +40,9 @@ def _volume_dir_spec(resolution: Resolution) -> DirSpec:
     return DirSpec(0o755) if fs_group is None else DirSpec(0o2755, None, fs_group)
 
 
-def _add_volume(view: MountView, resolution: Resolution, volume: VolumeFiles, prefix: str) -> None:
+def _add_volume(view: MountView, resolution: Resolution, files: Mapping[str, File], prefix: str) -> None:
     spec = _volume_dir_spec(resolution)
-    for path, file in volume.files.items():
+    for path, file in files.items():
         view.files[f"{prefix}{path}"] = FileSpec(file.data, file.mode, None, file.gid)
         parent = path.rpartition("/")[0]
         while parent:
@@ -50,13 +52,19 @@ def _add_volume(view: MountView, resolution: Resolution, volume: VolumeFiles, pr
         view.dirs[prefix.rstrip("/")] = spec
 
 
-def mount_view(resolution: Resolution, *, volume: str | None = None, env_format: str = "dotenv") -> MountView:
-    """Files, directories and root directory attributes of the mount."""
+def mount_view(
+    resolution: Resolution, *, volume: str | None = None, mount_path: str | None = None, env_format: str = "dotenv"
+) -> MountView:
+    """Files, directories and root directory attributes of the mount: the default view, one
+    ``volume`` as the kubelet shows it at its mountPath, or what the container sees at ``mount_path``
+    (a volume, or the part of one its subPath names)."""
+    if mount_path is not None:
+        return _view_at(resolution, mount_path)
     if volume is not None:
         for candidate in resolution.volumes:
             if candidate.name == volume:
                 view = MountView({}, {}, _volume_dir_spec(resolution), [])
-                _add_volume(view, resolution, candidate, "")
+                _add_volume(view, resolution, candidate.files, "")
                 return view
         names = ", ".join(v.name for v in resolution.volumes) or "none"
         raise UsageError(
@@ -67,7 +75,7 @@ def mount_view(resolution: Resolution, *, volume: str | None = None, env_format:
         )
     view = MountView({}, {}, DirSpec(0o755), [])
     for each in resolution.volumes:
-        _add_volume(view, resolution, each, f"{each.name}/")
+        _add_volume(view, resolution, each.files, f"{each.name}/")
     entries = [(entry.name, entry.value) for entry in resolution.env.values()]
     try:
         view.files[".env"] = FileSpec(render_env(entries, env_format), SECRET_FILE_MODE)
@@ -81,20 +89,68 @@ def mount_view(resolution: Resolution, *, volume: str | None = None, env_format:
     return view
 
 
-def render_files_json(resolution: Resolution, *, show_values: bool) -> bytes:
-    """``render files``: each volume's files with mode, size and group (and content if asked)."""
-    volumes = []
+def _view_at(resolution: Resolution, mount_path: str) -> MountView:
+    wanted = posixpath.normpath(mount_path)
     for volume in resolution.volumes:
-        files: dict[str, dict[str, object]] = {}
-        for path, file in volume.files.items():
-            entry: dict[str, object] = {"mode": f"{file.mode:04o}", "size": len(file.data)}
-            if file.gid is not None:
-                entry["gid"] = file.gid
-            if show_values:
-                try:
-                    entry["value"] = file.data.decode("utf-8")
-                except UnicodeDecodeError:
-                    entry["base64"] = base64.b64encode(file.data).decode("ascii")
-            files[path] = entry
+        for mount in volume.mounts:
+            if posixpath.normpath(mount.mount_path) != wanted:
+                continue
+            kind, files = volume.seen_at(mount)
+            if kind == "file":
+                raise UsageError(
+                    (
+                        f"container {resolution.container.name!r} mounts the file {mount.sub_path!r} of volume "
+                        f"{volume.name!r} at {mount_path} (subPath); a mount's root is a directory: serve the "
+                        "volume with ",
+                        Setting("volume"),
+                        f" {volume.name}",
+                    ),
+                    source=resolution.pod.origin,
+                    obj=resolution.pod.ref,
+                    field=mount.at,
+                )
+            view = MountView({}, {}, _volume_dir_spec(resolution), [])
+            _add_volume(view, resolution, files, "")
+            return view
+    paths = ", ".join(mount.mount_path for volume in resolution.volumes for mount in volume.mounts) or "none"
+    raise UsageError(
+        f"container {resolution.container.name!r} mounts no secret, configMap, projected or downwardAPI volume at "
+        f"{mount_path} (it mounts them at: {paths})",
+        source=resolution.pod.origin,
+        obj=resolution.pod.ref,
+    )
+
+
+def _file_entry(file: File, *, show_values: bool) -> dict[str, object]:
+    entry: dict[str, object] = {"mode": f"{file.mode:04o}", "size": len(file.data)}
+    if file.gid is not None:
+        entry["gid"] = file.gid
+    if show_values:
+        try:
+            entry["value"] = file.data.decode("utf-8")
+        except UnicodeDecodeError:
+            entry["base64"] = base64.b64encode(file.data).decode("ascii")
+    return entry
+
+
+def render_files_json(resolution: Resolution, *, show_values: bool) -> bytes:
+    """``render files``: each volume's files with mode, size and group (and content if asked), and
+    for each of the container's mounts what it sees there (a subPath shows the part it names)."""
+    volumes = []
+    mounts = []
+    for volume in resolution.volumes:
+        files = {path: _file_entry(file, show_values=show_values) for path, file in volume.files.items()}
         volumes.append({"name": volume.name, "mountPaths": list(volume.mount_paths), "files": files})
-    return json.dumps({"volumes": volumes}, indent=2).encode("utf-8") + b"\n"
+        for mount in volume.mounts:
+            kind, seen = volume.seen_at(mount)
+            entry: dict[str, object] = {"mountPath": mount.mount_path, "volume": volume.name}
+            if mount.sub_path:
+                entry["subPath"] = mount.sub_path
+            entry["type"] = kind
+            if kind == "file":
+                entry["file"] = _file_entry(seen[""], show_values=show_values)
+            else:
+                entry["files"] = {path: _file_entry(file, show_values=show_values) for path, file in seen.items()}
+            mounts.append(entry)
+    mounts.sort(key=lambda entry: str(entry["mountPath"]))
+    return json.dumps({"volumes": volumes, "mounts": mounts}, indent=2).encode("utf-8") + b"\n"

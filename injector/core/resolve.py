@@ -24,7 +24,7 @@ from injector.core.objects import (
     DataObject,
     ObjectKey,
 )
-from injector.core.podspec import Container, DownwardItem, PodSpec, Projection, Volume
+from injector.core.podspec import Container, DownwardItem, PodSpec, Projection, Volume, VolumeMount
 from injector.errors import InjectorError, InjectorWarning, ManifestError, ResolutionError
 
 Snapshot = Mapping[ObjectKey, DataObject]
@@ -57,12 +57,29 @@ class File(NamedTuple):
 
 
 class VolumeFiles(NamedTuple):
-    """The files a secret, configMap or projected volume shows at its mount path."""
+    """The files a secret, configMap, projected or downwardAPI volume holds, and where the container mounts it."""
 
     name: str
-    mount_paths: tuple[str, ...]
+    mounts: tuple[VolumeMount, ...]
+    """The container's mounts of this volume (mountPath, and subPath when it mounts a part)."""
     files: Mapping[str, File]
     """Cleaned relative path -> file, in a stable order."""
+
+    @property
+    def mount_paths(self) -> tuple[str, ...]:
+        return tuple(mount.mount_path for mount in self.mounts)
+
+    def seen_at(self, mount: VolumeMount) -> tuple[str, Mapping[str, File]]:
+        """What the container sees at ``mount``: ``("directory", files by relative path)``, or for a
+        subPath naming a file ``("file", {"": file})``. A subPath the volume lacks is an empty
+        directory (the kubelet creates it)."""
+        prefix = posixpath.normpath(mount.sub_path) if mount.sub_path else ""
+        if not prefix or prefix == ".":
+            return "directory", self.files
+        if prefix in self.files:
+            return "file", {"": self.files[prefix]}
+        below = {path[len(prefix) + 1 :]: file for path, file in self.files.items() if path.startswith(prefix + "/")}
+        return "directory", below
 
 
 class Resolution(NamedTuple):
@@ -235,16 +252,16 @@ class _Resolver:
 
     def volumes(self, container: Container) -> tuple[VolumeFiles, ...]:
         """The secret, configMap, projected and downwardAPI volumes ``container`` mounts, with their files."""
-        mount_paths: dict[str, list[str]] = {}
+        mounts: dict[str, list[VolumeMount]] = {}
         for mount in container.volume_mounts:
             volume = self.pod.volumes.get(mount.volume)  # a mount of no volume: the pod spec is invalid
             if volume is not None and volume.projections:
-                mount_paths.setdefault(volume.name, []).append(mount.mount_path)
+                mounts.setdefault(volume.name, []).append(mount)
         found = []
-        for name, paths in mount_paths.items():
+        for name, its_mounts in mounts.items():
             files = self.volume_files(self.pod.volumes[name])
             if files is not None:
-                found.append(VolumeFiles(name, tuple(paths), files))
+                found.append(VolumeFiles(name, tuple(its_mounts), files))
         return tuple(found)
 
     def volume_files(self, volume: Volume) -> dict[str, File] | None:
