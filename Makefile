@@ -37,7 +37,7 @@ test: venv
 	$(BIN)/python -m pytest
 
 lint: venv
-	$(BIN)/ruff check injector fuse tests benchmarks
+	$(BIN)/ruff check injector fuse tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

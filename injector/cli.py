@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from injector import __version__
 from injector.core.envfile import FORMATS as ENV_FORMATS
+from injector.core.versions import CURRENT
 from injector.errors import CombinedError, InjectorError, Setting, UsageError
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ FLAGS = {
     "namespace": "--namespace",
     "mount": "--mount",
     "volume": "--volume",
+    "kubelet_version": "--kubelet-version",
 }
 """How the command line spells each setting a message may point at."""
 
@@ -136,9 +138,10 @@ def _common(parser: argparse.ArgumentParser, *, pod_option: bool = True) -> None
     )
     parser.add_argument("--context", metavar="NAME", help="kubeconfig context for --kube")
     parser.add_argument(
-        "--keep-invalid-env-keys",
-        action="store_true",
-        help="pass envFrom keys that are not valid env names (kubelet 1.30+) instead of skipping them (<= 1.29)",
+        "--kubelet-version",
+        default=str(CURRENT),
+        metavar="1.MINOR",
+        help="follow this Kubernetes release where its rules differ (envFrom keys, env names, $ expansion)",
     )
 
 

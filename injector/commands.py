@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from injector.core.envfile import as_environ
 from injector.core.resolve import Part, Resolution
-from injector.errors import InjectorError, InjectorWarning, UsageError
+from injector.errors import CombinedError, InjectorError, InjectorWarning, UsageError
 from injector.inputs import ApiObjects, Inputs, fetch_api, plan, read_inputs, read_pod, resolve, without_errors
 from injector.inputs import check as check_inputs
 from injector.settings import MountSettings, RunSettings, Settings
@@ -132,7 +132,8 @@ def check(settings: Settings, reporter: Reporter) -> int:
         inputs, api = read_once(settings, whole_pod=True)
         errors, warnings = check_inputs(inputs, settings.inputs, api)
     except InjectorError as exc:
-        print(_located(exc, "error", reporter))
+        for error in exc.errors if isinstance(exc, CombinedError) else (exc,):
+            print(_located(error, "error", reporter))
         return 1
     for error in errors:
         print(_located(error, "error", reporter))

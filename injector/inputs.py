@@ -17,9 +17,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from injector.core.manifest import Document, parse_documents
-from injector.core.objects import DATA_KINDS, ObjectKey, ObjectSet, index_objects
+from injector.core.objects import DATA_KINDS, ObjectKey, ObjectSet, index_objects, object_ref
 from injector.core.podspec import Container, PodSpec, parse_pod, select_container, select_pod_document
 from injector.core.resolve import EVERY_PART, Part, Resolution, check_pod, referenced_objects, resolve_container
+from injector.core.schema import decode_document
 from injector.errors import CombinedError, InjectorError, InjectorWarning, ManifestError
 from injector.settings import InputSettings, KubeSettings
 from injector.shell.files import read_bytes, read_documents
@@ -35,6 +36,7 @@ class PodInput(NamedTuple):
     """Every document of the pod's file: Secrets and ConfigMaps written beside the pod count too."""
     pod: PodSpec
     errors: tuple[InjectorError, ...]
+    warnings: tuple[InjectorWarning, ...] = ()
 
 
 class Inputs(NamedTuple):
@@ -46,6 +48,7 @@ class Inputs(NamedTuple):
     objects: ObjectSet
     errors: tuple[InjectorError, ...]
     """Problems with the inputs themselves: the pod, unreadable or invalid manifests."""
+    warnings: tuple[InjectorWarning, ...] = ()
 
 
 def read_pod(settings: InputSettings, body: Mapping[str, Any] | None = None, origin: str = "") -> PodInput:
@@ -58,10 +61,18 @@ def read_pod(settings: InputSettings, body: Mapping[str, Any] | None = None, ori
         source = "<stdin>" if path == "-" else path
         documents = parse_documents(read_bytes(path), source)
     document = select_pod_document(documents, settings.pod_name, settings.pod_file or source)
-    pod, errors = parse_pod(document, settings.namespace or "default")
+    warnings: list[InjectorWarning] = []
+    if body is None:  # a file: decoded strictly, as kubectl sends it (the API's own output is not checked)
+        decoded, decode_errors, warnings = decode_document(
+            document, object_ref(document.body, settings.namespace or "default")
+        )
+        if decoded is None:
+            raise decode_errors[0] if len(decode_errors) == 1 else CombinedError(decode_errors)
+        document = decoded
+    pod, errors = parse_pod(document, settings.namespace or "default", settings.version)
     if errors and not pod.regular_containers:
         raise errors[0]  # the pod's containers could not be read: say why, not "no container"
-    return PodInput(tuple(documents), pod, tuple(errors))
+    return PodInput(tuple(documents), pod, tuple(errors), tuple(warnings))
 
 
 def read_inputs(settings: InputSettings, pod_input: PodInput, *, whole_pod: bool = False) -> Inputs:
@@ -78,7 +89,13 @@ def read_inputs(settings: InputSettings, pod_input: PodInput, *, whole_pod: bool
     )
     beside_pod = [doc for doc in pod_input.documents if doc.body.get("kind") in DATA_KINDS]
     objects = index_objects([*beside_pod, *documents], pod.namespace)
-    return Inputs(pod, container, objects, (*pod_input.errors, *source_errors, *objects.errors))
+    return Inputs(
+        pod,
+        container,
+        objects,
+        (*pod_input.errors, *source_errors, *objects.errors),
+        (*pod_input.warnings, *objects.warnings),
+    )
 
 
 def plan(inputs: Inputs) -> set[ObjectKey]:
@@ -135,8 +152,9 @@ def resolve(
         snapshot.objects,
         invalid=snapshot.invalid,
         serves=serves,
-        skip_invalid_env_keys=settings.skip_invalid_env_keys,
+        version=settings.version,
     )
+    resolution = resolution._replace(warnings=(*inputs.warnings, *resolution.warnings))
     if errors and not every_problem:
         return resolution._replace(errors=tuple(errors))
     return resolution._replace(errors=(*errors, *resolution.errors))
@@ -154,9 +172,9 @@ def check(
         inputs.pod,
         snapshot.objects,
         invalid=snapshot.invalid,
-        skip_invalid_env_keys=settings.skip_invalid_env_keys,
+        version=settings.version,
     )
-    return [*errors, *pod_errors], warnings
+    return [*errors, *pod_errors], [*inputs.warnings, *warnings]
 
 
 def without_errors(resolution: Resolution, *, every_error: bool = False) -> Resolution:

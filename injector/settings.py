@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from injector.core import names
 from injector.core.fields import quoted
+from injector.core.versions import CURRENT, KubernetesVersion, parse_version
 from injector.errors import Setting, UsageError
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -78,8 +79,8 @@ class InputSettings(NamedTuple):
     namespace: str | None = None
     secrets: tuple[str, ...] = ()
     age_identities: tuple[str, ...] = ()
-    skip_invalid_env_keys: bool = True
-    """The kubelet up to 1.29 skips envFrom keys that are not valid variable names; 1.30+ passes them."""
+    version: KubernetesVersion = CURRENT
+    """Whose rules apply where Kubernetes changed them (``--kubelet-version``)."""
     kube: KubeSettings | None = None
     """Also fetch the referenced objects from the Kubernetes API."""
 
@@ -139,6 +140,13 @@ def parse_listen(listen: str) -> tuple[str, int]:
         raise UsageError((Setting("listen"), f" takes [HOST]:PORT, not {listen!r}")) from None
 
 
+def _version(text: str) -> KubernetesVersion:
+    try:
+        return parse_version(text)
+    except ValueError as exc:
+        raise UsageError((Setting("kubelet_version"), f": {text!r} is not a version injector knows ({exc})")) from None
+
+
 def _own_pod(environ: Mapping[str, str]) -> tuple[str, str]:
     name, namespace = environ.get("POD_NAME"), environ.get("POD_NAMESPACE")
     if not name or not namespace:
@@ -178,7 +186,7 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
         namespace=args.namespace,
         secrets=tuple(args.secrets),
         age_identities=identities,
-        skip_invalid_env_keys=not args.keep_invalid_env_keys,
+        version=_version(args.kubelet_version),
         kube=kube,
     )
     mountpoint = {"mount": "mountpoint", "run": "mount", "agent": "mount"}.get(command)

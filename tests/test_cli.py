@@ -177,9 +177,12 @@ def test_check_lists_every_problem(tmp_path: Path, canary: str) -> None:
     write_manifests(tmp_path / "pod.yaml", body)
     write_manifests(tmp_path / "s.yaml", secret("api", {"token": canary}), secret("odd", {"9lives": canary}))
 
-    result = injector("check", "--pod", str(tmp_path / "pod.yaml"), "--secrets", str(tmp_path / "s.yaml"))
+    args = ["--pod", str(tmp_path / "pod.yaml"), "--secrets", str(tmp_path / "s.yaml")]
+    result = injector("check", *args, "--kubelet-version", "1.29")
+    current = injector("check", *args)
 
     prefix = f"{tmp_path}/pod.yaml: Pod/shop/web-0: spec.containers[0]"
+    assert (1, result.stdout.splitlines()[:2]) == (current.returncode, current.stdout.splitlines())
     assert 1 == result.returncode
     assert [
         f"{prefix}.env[0].valueFrom.secretKeyRef: error: couldn't find key nope in Secret shop/api",
@@ -219,9 +222,10 @@ def test_init_container_can_be_chosen(tmp_path: Path) -> None:
 def test_workload_pod_templates_are_used(tmp_path: Path, kind: str) -> None:
     template = {"metadata": {"labels": {"app": "x"}}, "spec": pod(container(env=[value("K", "v")]))["spec"]}
     spec = {"jobTemplate": {"spec": {"template": template}}} if kind == "CronJob" else {"template": template}
+    api_version = "batch/v1" if kind in ("Job", "CronJob") else "apps/v1"
     write_manifests(
         tmp_path / "w.yaml",
-        {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": "w", "namespace": "shop"}, "spec": spec},
+        {"apiVersion": api_version, "kind": kind, "metadata": {"name": "w", "namespace": "shop"}, "spec": spec},
     )
 
     result = injector("render", "env", "-f", "json", "--pod", str(tmp_path / "w.yaml"))
@@ -615,3 +619,24 @@ def test_render_files_shows_what_each_mount_sees_subpaths_included(tmp_path: Pat
             "files": {"keys/tls.key": {"mode": "0644", "size": 3}, "tls.crt": {"mode": "0644", "size": 4}},
         },
     ] == mounts
+
+
+@pytest.mark.parametrize(
+    ("version", "code"), [("1.31", 3), ("1.32", 0), ("1.35", 0)], ids=["strict-1.31", "relaxed-1.32", "current"]
+)
+def test_env_names_follow_the_kubelet_version(tmp_path: Path, version: str, code: int) -> None:
+    """RelaxedEnvironmentVariableValidation: on by default from 1.32 (beta), GA in 1.34."""
+    write_manifests(tmp_path / "pod.yaml", pod(container(env=[value("MY VAR", "x")])))
+
+    result = injector("render", "env", "-f", "json", "--pod", str(tmp_path / "pod.yaml"), "--kubelet-version", version)
+
+    assert code == result.returncode, result.stderr
+
+
+def test_an_unknown_kubelet_version_is_a_usage_error(app: list[str]) -> None:
+    result = injector("render", "env", *app, "--kubelet-version", "2.0")
+
+    assert (2, b"injector: --kubelet-version: '2.0' is not a version injector knows (1.19 to 1.35)\n") == (
+        result.returncode,
+        result.stderr,
+    )

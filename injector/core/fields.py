@@ -48,6 +48,11 @@ ROOT = FieldPath()
 _GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
 
 
+def too_long(limit: int) -> str:
+    """field.TooLong's message: the value itself is never shown."""
+    return f"Too long: may not be more than {limit} bytes"
+
+
 def quoted(value: str) -> str:
     """``value`` as Go's ``%q`` writes it, as the API server quotes a bad value: ``"ghost"``."""
     out = []

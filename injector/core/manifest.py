@@ -1,14 +1,21 @@
-"""Turn the bytes of a manifest file into Kubernetes object documents (no I/O here).
+"""Turn the bytes of a manifest file into Kubernetes object documents (no I/O here), as kubectl reads them.
 
 YAML (multi-document) and JSON are accepted; ``kind: List`` and ``*List`` objects are flattened.
-Guards against hostile input: duplicate keys are errors (as in kubectl), YAML alias bombs and
-recursive documents are refused by counting the expanded size, and YAML timestamps stay strings
-(as they do through sigs.k8s.io/yaml). Error messages carry positions, never document text.
+Scalars are resolved as sigs.k8s.io/yaml's go-yaml v2 resolves them (YAML 1.1: ``0o400``, ``0400``
+and ``0x1A4`` are integers, ``256.0`` and ``2.5e2`` numbers, ``y``/``on``/``off`` booleans and, as
+keys, the strings ``"true"``/``"false"``; timestamps stay strings); a key given twice keeps its last
+value, as kubectl does, with a note. Guards against hostile input: YAML alias bombs and recursive
+documents are refused by counting the expanded size, and values JSON cannot hold (``.inf``,
+``.nan``, a null key) are refused as kubectl refuses them. Error messages carry positions, never
+document text.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
+import struct
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -20,8 +27,6 @@ MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 MAX_EXPANDED_NODES = 2_000_000
 """Largest number of nodes a document may expand to once YAML aliases are followed."""
 
-_PLAIN_SCALARS = ("null", "bool", "int", "float", "str")
-
 
 class Document(NamedTuple):
     """One object read from a manifest: where it came from and its decoded content."""
@@ -29,6 +34,94 @@ class Document(NamedTuple):
     origin: str
     """``file`` or ``file (document N)``, used as the first part of every message about it."""
     body: dict[str, Any]
+    notes: tuple[str, ...] = ()
+    """What reading it noticed without refusing it (a key given twice), for warnings."""
+
+
+# -- scalars as go-yaml v2 resolves them (resolve.go) ------------------------------------------------
+
+_RESOLVED: dict[str, object] = {
+    **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"), True),
+    **dict.fromkeys(("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"), False),
+    **dict.fromkeys(("", "~", "null", "Null", "NULL"), None),
+    **dict.fromkeys((".nan", ".NaN", ".NAN"), math.nan),
+    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), math.inf),
+    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), -math.inf),
+}
+_YAML_STYLE_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
+_DOT_FLOAT = re.compile(r"\.[0-9]+([eE][-+]?[0-9]+)?\Z")
+_DIGITS = {16: set("0123456789abcdefABCDEF"), 10: set("0123456789"), 8: set("01234567"), 2: set("01")}
+_INT64 = 1 << 63
+
+
+def _go_parse_int(text: str) -> int | None:
+    """strconv.ParseInt(text, 0, 64), falling back to ParseUint as go-yaml does; None if neither parses."""
+    signed = text[:1] in ("+", "-")
+    body = text[1:] if signed else text
+    base, digits = 10, body
+    if body[:2] in ("0x", "0X"):
+        base, digits = 16, body[2:]
+    elif body[:2] in ("0o", "0O"):
+        base, digits = 8, body[2:]
+    elif body[:2] in ("0b", "0B"):
+        base, digits = 2, body[2:]
+    elif body[:1] == "0" and len(body) > 1:
+        base, digits = 8, body[1:]
+    if not digits or not set(digits) <= _DIGITS[base]:
+        return None
+    value = int(digits, base) * (-1 if text[:1] == "-" else 1)
+    if -_INT64 <= value < _INT64 or (not signed and value < 2 * _INT64):
+        return value
+    return None
+
+
+def resolve_plain_scalar(text: str) -> object:
+    """What an unquoted YAML scalar means to kubectl: a bool, null, int, float, or the text itself."""
+    if text in _RESOLVED:
+        return _RESOLVED[text]
+    first = text[0]
+    if first == ".":
+        return float(text) if _DOT_FLOAT.match(text) else text
+    if first in "+-0123456789":
+        plain = text.replace("_", "")
+        number = _go_parse_int(plain)
+        if number is not None:
+            return number
+        if _YAML_STYLE_FLOAT.match(plain):
+            return float(plain)
+    return text
+
+
+def json_key(key: object) -> str:
+    """A mapping key as sigs.k8s.io/yaml writes it in JSON (``on:`` is ``"true"``, ``1:`` is ``"1"``)."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, int):
+        return str(key)
+    if isinstance(key, float):
+        return _go_float32_g(key)
+    raise ValueError("unsupported map key")
+
+
+def _go_float32_g(value: float) -> str:
+    """strconv.FormatFloat(value, 'g', -1, 32): the shortest digits that round-trip through a float32."""
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    if math.isnan(value):
+        return ".nan"
+    single = struct.unpack("f", struct.pack("f", value))[0]
+    for digits in range(1, 10):
+        text = f"{single:.{digits - 1}e}"
+        if struct.unpack("f", struct.pack("f", float(text)))[0] == single:
+            break
+    mantissa, exponent = text.split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
+    power = int(exponent)
+    if power < -4 or power >= 6:  # 'g' with the shortest digits decides as with a precision of 6
+        return f"{mantissa}e{'-' if power < 0 else '+'}{abs(power):02d}"
+    return repr(float(f"{mantissa}e{power}")).removesuffix(".0")
 
 
 def parse_documents(data: bytes, source: str) -> list[Document]:
@@ -41,12 +134,12 @@ def parse_documents(data: bytes, source: str) -> list[Document]:
         raw_documents = _parse_yaml(data, source)
     several = len(raw_documents) > 1
     documents: list[Document] = []
-    for index, raw in enumerate(raw_documents, start=1):
+    for index, (raw, notes) in enumerate(raw_documents, start=1):
         origin = f"{source} (document {index})" if several else source
         if raw is None:
             continue
         _check_expanded_size(raw, origin)
-        documents.extend(_flatten(raw, origin))
+        documents.extend(document._replace(notes=notes) for document in _flatten(raw, origin))
     return documents
 
 
@@ -85,17 +178,24 @@ def _type_name(value: object) -> str:
     return type(value).__name__
 
 
-def _parse_json(data: bytes, source: str) -> object:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def _parse_json(data: bytes, source: str) -> tuple[object, tuple[str, ...]]:
+    notes: list[str] = []
+
+    def last_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key, value in pairs:
             if key in result:
-                raise ManifestError(f"duplicate key {key!r}", source=source)
+                notes.append(f"key {key!r} is given twice: the last value is used, as kubectl does")
             result[key] = value
         return result
 
+    def no_constant(name: str) -> object:
+        raise ManifestError(f"invalid JSON: {name} is not a JSON number")
+
     try:
-        return json.loads(data, object_pairs_hook=no_duplicates)
+        return json.loads(data, object_pairs_hook=last_wins, parse_constant=no_constant), tuple(notes)
+    except ManifestError as exc:
+        raise ManifestError(exc.problem, source=source) from None
     except UnicodeDecodeError:
         raise ManifestError("invalid JSON: not UTF-8", source=source) from None
     except json.JSONDecodeError as exc:
@@ -106,14 +206,15 @@ def _parse_json(data: bytes, source: str) -> object:
         raise ManifestError("invalid JSON: nested too deeply", source=source) from None
 
 
-def _parse_yaml(data: bytes, source: str) -> list[object]:
+def _parse_yaml(data: bytes, source: str) -> list[tuple[object, tuple[str, ...]]]:
     import yaml  # deferred: costs ~25 ms at start-up and JSON input does not need it
 
     loader = _loader_class(yaml)(data)
     try:
-        documents: list[object] = []
+        documents: list[tuple[object, tuple[str, ...]]] = []
         while loader.check_data():
-            documents.append(loader.get_data())
+            loader.notes = []
+            documents.append((loader.get_data(), tuple(loader.notes)))
         return documents
     except ManifestError as exc:
         raise ManifestError(exc.problem, source=source) from None
@@ -144,6 +245,8 @@ def _describe_yaml_error(exc: Any) -> str:
 
 
 _LOADER: Any = None
+_GO_SCALAR = "tag:injector,2026:go-yaml-scalar"
+"""The tag every plain scalar resolves to: its meaning is then go-yaml's (resolve_plain_scalar)."""
 
 
 def _loader_class(yaml: Any) -> Any:
@@ -152,33 +255,59 @@ def _loader_class(yaml: Any) -> Any:
         return _LOADER
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    class StrictLoader(base):  # type: ignore[misc, valid-type]
-        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
-            if isinstance(node, yaml.MappingNode):
-                self.flatten_mapping(node)
-            seen: set[Any] = set()
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    duplicate = key in seen
-                except TypeError:
-                    raise ManifestError(
-                        f"invalid YAML: unhashable mapping key at line {key_node.start_mark.line + 1}"
-                    ) from None
-                if duplicate:
-                    raise ManifestError(
-                        f"invalid YAML: duplicate key {key!r} at line {key_node.start_mark.line + 1}, "
-                        f"column {key_node.start_mark.column + 1}"
-                    )
-                seen.add(key)
-            return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+    def line_of(node: Any) -> str:
+        return f"line {node.start_mark.line + 1}, column {node.start_mark.column + 1}"
 
-    resolvers = {
-        first: [(tag, regexp) for tag, regexp in entries if tag.rsplit(":", 1)[-1] in _PLAIN_SCALARS]
-        for first, entries in base.yaml_implicit_resolvers.items()
+    class KubectlLoader(base):  # type: ignore[misc, valid-type]
+        notes: list[str]
+
+        def construct_go_scalar(self, node: Any) -> object:
+            value = resolve_plain_scalar(str(node.value))
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ManifestError(f"invalid YAML: .inf and .nan cannot be written as JSON (at {line_of(node)})")
+            return value
+
+        def construct_text(self, node: Any) -> str:
+            """Timestamps and binary stay text, as sigs.k8s.io/yaml leaves them."""
+            if node.tag.endswith(":binary"):
+                raw = super().construct_yaml_binary(node)
+                return bytes(raw).decode("utf-8", "replace")
+            return str(node.value)
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            explicit = [(key, value) for key, value in node.value if key.tag != "tag:yaml.org,2002:merge"]
+            if isinstance(node, yaml.MappingNode):
+                self.flatten_mapping(node)  # merged keys come first: explicit ones override them
+            result: dict[str, Any] = {}
+            explicit_ids = {id(key) for key, _ in explicit}
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                raw_key = self.construct_object(key_node, deep=True)
+                if raw_key is None:
+                    raise ManifestError(f"invalid YAML: a null key at {line_of(key_node)} (kubectl refuses it)")
+                try:
+                    key = json_key(raw_key)
+                except (ValueError, TypeError):
+                    raise ManifestError(f"invalid YAML: a key that is not a scalar at {line_of(key_node)}") from None
+                if id(key_node) in explicit_ids:
+                    if key in seen:
+                        self.notes.append(
+                            f"key {key!r} is given twice (at {line_of(key_node)}): the last value is used, as "
+                            "kubectl does"
+                        )
+                    seen.add(key)
+                result[key] = self.construct_object(value_node, deep=deep)
+            return result
+
+    KubectlLoader.yaml_implicit_resolvers = {
+        "<": [("tag:yaml.org,2002:merge", re.compile(r"<<\Z"))],
+        None: [(_GO_SCALAR, re.compile(r".*", re.S))],
     }
-    StrictLoader.yaml_implicit_resolvers = resolvers
-    _LOADER = StrictLoader
+    KubectlLoader.add_constructor(_GO_SCALAR, KubectlLoader.construct_go_scalar)
+    KubectlLoader.add_constructor("tag:yaml.org,2002:timestamp", KubectlLoader.construct_text)
+    KubectlLoader.add_constructor("tag:yaml.org,2002:binary", KubectlLoader.construct_text)
+    KubectlLoader.add_constructor("tag:yaml.org,2002:map", KubectlLoader.construct_yaml_map)
+    _LOADER = KubectlLoader
     return _LOADER
 
 

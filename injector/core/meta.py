@@ -1,8 +1,8 @@
 """ObjectMeta as the API server validates it (ValidateObjectMeta): labels and annotations.
 
 Names and namespaces are checked where each object is read (objects, podspec); what every object
-shares is here. Keys are named in messages; values are not (an annotation may hold anything, the
-last-applied configuration of a Secret included).
+shares is here. Label keys and values are shown as the API server shows them; annotation values
+never are (an annotation may hold anything, the last-applied configuration of a Secret included).
 """
 
 from __future__ import annotations
@@ -11,26 +11,26 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from injector.core import names
-from injector.core.fields import FieldPath, Problems
+from injector.core.fields import FieldPath, Problems, quoted, too_long
 
 
 def check_labels(labels: Mapping[str, str], at: FieldPath, problems: Problems) -> None:
-    """ValidateLabels: qualified-name keys, label-value values."""
+    """ValidateLabels: qualified-name keys, label-value values (both shown, as the API server does)."""
     for key, value in labels.items():
         for message in names.qualified_name_problems(key):
-            problems.error(f'Invalid value: "{key}": {message}', at)
+            problems.error(f"Invalid value: {quoted(key)}: {message}", at)
         for message in names.label_value_problems(value):
-            problems.error(f"Invalid value: {message}", at.key(key))
+            problems.error(f"Invalid value: {quoted(value)}: {message}", at)
 
 
 def check_annotations(annotations: Mapping[str, str], at: FieldPath, problems: Problems) -> None:
     """ValidateAnnotations: qualified-name keys (compared lower-cased) and a total size limit."""
     for key in annotations:
         for message in names.qualified_name_problems(key.lower()):
-            problems.error(f'Invalid value: "{key}": {message}', at)
+            problems.error(f"Invalid value: {quoted(key)}: {message}", at)
     total = sum(len(key.encode()) + len(value.encode()) for key, value in annotations.items())
     if total > names.TOTAL_ANNOTATION_SIZE:
-        problems.error(f"Too long: must have at most {names.TOTAL_ANNOTATION_SIZE} bytes", at)
+        problems.error(too_long(names.TOTAL_ANNOTATION_SIZE), at)
 
 
 class Labels(NamedTuple):

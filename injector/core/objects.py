@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from injector.core import names
-from injector.core.fields import FieldPath, Problems
+from injector.core.fields import FieldPath, Problems, too_long
 from injector.core.manifest import Document
 from injector.core.meta import read_labels
-from injector.errors import InjectorError, ManifestError
+from injector.errors import InjectorError, InjectorWarning, ManifestError
 
 MAX_SECRET_SIZE = 1024 * 1024
 """MaxSecretSize: the sum of a Secret's (or ConfigMap's) value lengths may not exceed 1 MiB."""
@@ -190,7 +190,7 @@ def parse_data_object(document: Document, default_namespace: str) -> tuple[DataO
             problems.error(f"Invalid value: {message}", (at / field_of[key]).key(key))
     total = sum(len(value) for value in data.values())
     if total > MAX_SECRET_SIZE:
-        problems.error(f"Too long: must have at most {MAX_SECRET_SIZE} bytes", at / "data")
+        problems.error(too_long(MAX_SECRET_SIZE), at / "data")
     if kind == SECRET.kind:
         _check_secret_type(secret_type, metadata, data, problems)
 
@@ -218,6 +218,7 @@ class ObjectSet(NamedTuple):
     invalid: frozenset[ObjectKey] = frozenset()
     """Objects that exist but do not validate: their errors say so, and a reference to one must not
     also be reported as "not found"."""
+    warnings: list[InjectorWarning] = []  # noqa: RUF012 - never mutated once built
 
 
 def key_of(body: Mapping[str, Any], default_namespace: str) -> ObjectKey | None:
@@ -233,10 +234,15 @@ def key_of(body: Mapping[str, Any], default_namespace: str) -> ObjectKey | None:
 def index_objects(documents: Sequence[Document], default_namespace: str) -> ObjectSet:
     """Index every Secret and ConfigMap by (kind, namespace, name); other kinds are ignored.
 
-    The same object defined twice is an error (rather than the last one silently winning).
+    Each document is decoded strictly first (kubectl's --validate=strict): one that does not decode
+    is not validated further. The same object defined twice is an error (rather than the last one
+    silently winning).
     """
+    from injector.core.schema import decode_document
+
     snapshot: dict[ObjectKey, DataObject] = {}
     errors: list[InjectorError] = []
+    warnings: list[InjectorWarning] = []
     invalid: set[ObjectKey] = set()
     for document in documents:
         kind = document.body.get("kind")
@@ -245,7 +251,11 @@ def index_objects(documents: Sequence[Document], default_namespace: str) -> Obje
             continue
         if kind not in DATA_KINDS:
             continue
-        obj, problems = parse_data_object(document, default_namespace)
+        decoded, problems, notes = decode_document(document, object_ref(document.body, default_namespace))
+        warnings += notes
+        obj = None
+        if decoded is not None:
+            obj, problems = parse_data_object(decoded, default_namespace)
         errors.extend(problems)
         if obj is None:
             key = key_of(document.body, default_namespace)
@@ -257,7 +267,7 @@ def index_objects(documents: Sequence[Document], default_namespace: str) -> Obje
             errors.append(ManifestError(f"defined again (first in {first.origin})", source=obj.origin, obj=obj.ref))
             continue
         snapshot[obj.key] = obj
-    return ObjectSet(snapshot, errors, frozenset(invalid - snapshot.keys()))
+    return ObjectSet(snapshot, errors, frozenset(invalid - snapshot.keys()), warnings)
 
 
 def _decode_base64_map(raw: object, at: FieldPath, problems: Problems) -> dict[str, bytes]:

@@ -17,6 +17,7 @@ from injector.core.fields import FieldPath, Problems, quoted
 from injector.core.manifest import Document
 from injector.core.meta import read_labels
 from injector.core.objects import CONFIG_MAP, SECRET, DataKind, object_ref
+from injector.core.versions import CURRENT, KubernetesVersion
 from injector.errors import InjectorError, ManifestError, Setting, UsageError
 
 TEMPLATE_PATHS: Mapping[str, tuple[str, ...]] = {
@@ -201,10 +202,18 @@ def _names(documents: Sequence[Document]) -> str:
 
 
 class _Reader:
-    """Typed access to a raw document; each bad field is recorded in ``problems``."""
+    """Typed access to a raw document; each bad field is recorded in ``problems``; ``version``
+    decides the rules that changed between Kubernetes releases."""
 
-    def __init__(self, problems: Problems) -> None:
+    def __init__(self, problems: Problems, version: KubernetesVersion) -> None:
         self.problems = problems
+        self.version = version
+
+    def env_name_problems(self, name: str) -> list[str]:
+        """An env name or envFrom prefix: relaxed from 1.32 on (RelaxedEnvironmentVariableValidation)."""
+        if self.version.relaxed_env_var_names:
+            return names.relaxed_env_var_name_problems(name)
+        return names.env_var_name_problems(name)
 
     def error(self, message: str, at: FieldPath) -> None:
         self.problems.error(message, at)
@@ -252,12 +261,14 @@ class _Reader:
         return raw
 
 
-def parse_pod(document: Document, default_namespace: str) -> tuple[PodSpec, list[InjectorError]]:
+def parse_pod(
+    document: Document, default_namespace: str, version: KubernetesVersion = CURRENT
+) -> tuple[PodSpec, list[InjectorError]]:
     """Read the pod (template) of ``document``; returns the spec and every problem found."""
     body = document.body
     kind = str(body.get("kind"))
     problems = Problems(document.origin, object_ref(body, default_namespace))
-    reader = _Reader(problems)
+    reader = _Reader(problems, version)
     outer_metadata = reader.mapping(body.get("metadata"), FieldPath.of("metadata"))
     template: Mapping[str, Any] = body
     at = FieldPath()
@@ -376,7 +387,8 @@ def _parse_container(reader: _Reader, raw: object, role: ContainerRole, at: Fiel
             reader.error(f"Invalid value: {quoted(path)}: must be unique", mount_at / "mountPath")
         mount_paths.add(path or "")
         if sub_path:
-            _check_descending_path(reader, sub_path, mount_at / "subPath")
+            # The API server reports these at volumeMounts.subPath, without the mount's index.
+            _check_descending_path(reader, sub_path, at / "volumeMounts" / "subPath")
             if mount.get("subPathExpr"):
                 reader.error(
                     f"Invalid value: {quoted(str(mount['subPathExpr']))}: subPathExpr and subPath are mutually "
@@ -399,7 +411,7 @@ def _check_descending_path(reader: _Reader, path: str, at: FieldPath) -> None:
 def _parse_env_from(reader: _Reader, raw: object, at: FieldPath) -> EnvFrom | None:
     body = reader.mapping(raw, at)
     prefix = reader.string(body.get("prefix"), at / "prefix") or ""
-    prefix_problems = names.relaxed_env_var_name_problems(prefix) if prefix else []
+    prefix_problems = reader.env_name_problems(prefix) if prefix else []
     for message in prefix_problems:
         reader.error(f"Invalid value: {message}", at / "prefix")
     given = [kind for kind in (SECRET, CONFIG_MAP) if body.get(kind.env_from_field) is not None]
@@ -430,7 +442,7 @@ def _parse_env_var(reader: _Reader, raw: object, at: FieldPath) -> EnvVar | None
     name = reader.string(body.get("name"), at / "name", required=True)
     if not name:
         return None
-    for message in names.relaxed_env_var_name_problems(name):
+    for message in reader.env_name_problems(name):
         reader.error(f"Invalid value: {message}", at / "name")
     value = reader.string(body.get("value"), at / "value")
     value_from = body.get("valueFrom")
@@ -496,10 +508,15 @@ def _parse_volume(reader: _Reader, raw: object, at: FieldPath) -> Volume | None:
             projection = _parse_projection_source(reader, raw_source, projected_at / "sources" / index)
             if projection is None:
                 continue
-            paths = [item.path for item in projection.items or ()] + [item.path for item in projection.downward_items]
+            # validateProjectionSources: one set of paths for all sources (serviceAccountToken's aside); a
+            # repeat is reported with the source's object name (downwardAPI, clusterTrustBundle: the path).
+            paths = [item.path for item in projection.items or ()]
+            if projection.source != "serviceAccountToken":
+                paths += [item.path for item in projection.downward_items]
             for path in paths:
                 if path in seen_paths:
-                    reader.error(f"Invalid value: {path!r}: conflicting duplicate paths", projection.at)
+                    shown = projection.name if projection.kind is not None else path
+                    reader.error(f"Invalid value: {quoted(shown)}: conflicting duplicate paths", projected_at)
                 seen_paths.add(path)
             projections.append(projection)
         service_account = name.startswith(SERVICE_ACCOUNT_VOLUME_PREFIX) and any(

@@ -25,6 +25,7 @@ from injector.core.objects import (
     ObjectKey,
 )
 from injector.core.podspec import Container, DownwardItem, PodSpec, Projection, Volume, VolumeMount
+from injector.core.versions import CURRENT, KubernetesVersion
 from injector.errors import InjectorError, InjectorWarning, ManifestError, ResolutionError
 
 Snapshot = Mapping[ObjectKey, DataObject]
@@ -116,12 +117,12 @@ class _Resolver:
     """One pass over a pod's references; problems are kept apart by the part they concern."""
 
     def __init__(
-        self, pod: PodSpec, snapshot: Snapshot, *, invalid: frozenset[ObjectKey], skip_invalid_env_keys: bool
+        self, pod: PodSpec, snapshot: Snapshot, *, invalid: frozenset[ObjectKey], version: KubernetesVersion
     ) -> None:
         self.pod = pod
         self.snapshot = snapshot
         self.invalid = invalid
-        self.skip_invalid_env_keys = skip_invalid_env_keys
+        self.version = version
         self.env_problems = Problems(pod.origin, pod.ref)
         self.volume_problems = Problems(pod.origin, pod.ref)
         self.credential_problems = Problems(pod.origin, pod.ref)
@@ -168,7 +169,7 @@ class _Resolver:
             invalid = []
             for key in sorted(obj.env_keys):
                 name = source.prefix + key
-                if self.skip_invalid_env_keys and not names.is_env_var_name(name):
+                if self.version.skips_invalid_env_from_keys and not names.is_env_var_name(name):
                     invalid.append(name)
                     continue
                 env[name] = EnvEntry(name, obj.data[key], source.kind is SECRET)
@@ -186,7 +187,7 @@ class _Resolver:
 
         for var in container.env:
             if var.value is not None:
-                value = expand(var.value.encode("utf-8"), lookup)
+                value = expand(var.value.encode("utf-8"), lookup, whole_runes=self.version.expands_whole_runes)
                 # An expanded reference to a secret value carries that secret (an escaped `$$(` is
                 # counted too: erring on the side of masking).
                 sensitive = "$(" in var.value and any(
@@ -420,17 +421,15 @@ def resolve_container(
     *,
     invalid: frozenset[ObjectKey] = frozenset(),
     serves: frozenset[Part] = EVERY_PART,
-    skip_invalid_env_keys: bool = True,
+    version: KubernetesVersion = CURRENT,
 ) -> Resolution:
     """Resolve env, volume files and registry credentials of ``container``.
 
     ``invalid``: objects that exist but failed validation (reported already; never also "not
     found"). ``serves``: the parts the caller serves; the others' errors are warnings.
-    ``skip_invalid_env_keys`` keeps the kubelet's behaviour up to 1.29 (envFrom keys that are not
-    valid env var names are skipped with an InvalidEnvironmentVariableNames warning); False gives
-    1.30+ behaviour, where every key is passed.
+    ``version``: whose kubelet rules apply where they changed (envFrom keys, ``$`` expansion).
     """
-    resolver = _Resolver(pod, snapshot, invalid=invalid, skip_invalid_env_keys=skip_invalid_env_keys)
+    resolver = _Resolver(pod, snapshot, invalid=invalid, version=version)
     env = resolver.env(container)
     volumes = resolver.volumes(container)
     credentials = resolver.registry_credentials()
@@ -443,12 +442,12 @@ def check_pod(
     snapshot: Snapshot,
     *,
     invalid: frozenset[ObjectKey] = frozenset(),
-    skip_invalid_env_keys: bool = True,
+    version: KubernetesVersion = CURRENT,
 ) -> tuple[list[InjectorError], list[InjectorWarning]]:
     """Every problem of the whole pod, as the kubelet would meet them starting it: the env of every
     container (init and ephemeral ones too), every volume (the kubelet sets up all of them, mounted
     or not) and the pull secrets. Each problem once."""
-    resolver = _Resolver(pod, snapshot, invalid=invalid, skip_invalid_env_keys=skip_invalid_env_keys)
+    resolver = _Resolver(pod, snapshot, invalid=invalid, version=version)
     for container in pod.containers:
         resolver.env(container)
     for volume in pod.volumes.values():

@@ -85,9 +85,17 @@ def test_expand_map_reference_sees_earlier_results() -> None:
     assert {b"FOO": b"bar", b"ZOO": b"bar-1", b"BLU": b"bar-1-2"} == declared
 
 
-def test_expand_reproduces_go_rune_conversion_after_dollar() -> None:
-    """Go writes string(byte) for `$` + non-ASCII byte, re-encoding that byte as a rune."""
-    assert b"$\xc3\x83\xa9" == expand("$é".encode(), lookup_in({}))
+def test_expand_keeps_a_whole_character_after_dollar() -> None:
+    """The kubelet from 1.34.4/1.35.1 (kubernetes#136325) reads the whole UTF-8 character after `$`."""
+    assert ("$é €".encode(), b"$\xef\xbf\xbd$") == (
+        expand("$é $€".replace("$€", "€").encode(), lookup_in({})),
+        expand(b"$\xff$", lookup_in({})),
+    )
+
+
+def test_expand_before_1_34_4_reproduces_go_rune_conversion_after_dollar() -> None:
+    """Older kubelets wrote string(byte) for `$` + non-ASCII byte, re-encoding that byte as a rune."""
+    assert b"$\xc3\x83\xa9" == expand("$é".encode(), lookup_in({}), whole_runes=False)
 
 
 def test_expand_is_single_pass() -> None:

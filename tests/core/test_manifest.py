@@ -38,11 +38,65 @@ def test_yaml_timestamps_stay_strings() -> None:
     assert "2024-01-02" == doc.body["data"]["day"]
 
 
+def test_a_key_given_twice_keeps_its_last_value_as_kubectl_does() -> None:
+    (yaml_doc,) = parse_documents(b"kind: Secret\ndata:\n  a: 1\n  a: 2\n", "m.yaml")
+    (json_doc,) = parse_documents(b'{"a": 1, "a": 2}', "m.json")
+
+    assert ({"a": 2}, {"a": 2}) == (yaml_doc.body["data"], json_doc.body)
+    assert ("key 'a' is given twice (at line 4, column 3): the last value is used, as kubectl does",) == yaml_doc.notes
+    assert ("key 'a' is given twice: the last value is used, as kubectl does",) == json_doc.notes
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        pytest.param("0o400", 256, id="0o-octal"),
+        pytest.param("0400", 256, id="leading-zero-octal"),
+        pytest.param("0x1A4", 420, id="hex"),
+        pytest.param("0b100000000", 256, id="binary"),
+        pytest.param("1_000", 1000, id="underscores"),
+        pytest.param("+256", 256, id="plus-sign"),
+        pytest.param("08", 8.0, id="not-octal-is-a-float"),
+        pytest.param("256.0", 256.0, id="integral-float"),
+        pytest.param("2.5e2", 250.0, id="exponent-without-sign"),
+        pytest.param(".5", 0.5, id="leading-dot"),
+        pytest.param("0o8", "0o8", id="bad-octal-is-text"),
+        pytest.param("1:20", "1:20", id="no-sexagesimal"),
+        pytest.param("y", True, id="y-is-true"),
+        pytest.param("off", False, id="off-is-false"),
+        pytest.param("~", None, id="tilde-is-null"),
+        pytest.param("2001-12-14", "2001-12-14", id="timestamp-stays-text"),
+    ],
+)
+def test_plain_scalars_mean_what_they_mean_to_kubectl(text: str, value: object) -> None:
+    """go-yaml v2's resolve(), which sigs.k8s.io/yaml uses: YAML 1.1 with Go's number syntax."""
+    (doc,) = parse_documents(f"kind: ConfigMap\nv: {text}\n".encode(), "m.yaml")
+
+    assert (value, type(value)) == (doc.body["v"], type(doc.body["v"]))
+
+
+@pytest.mark.parametrize(
+    ("key", "json_key"),
+    [("on", "true"), ("yes", "true"), ("Off", "false"), ("1", "1"), ("0x10", "16"), ("1.5", "1.5"), ("tRUE", "tRUE")],
+)
+def test_yaml_1_1_keys_become_the_strings_kubectl_makes_of_them(key: str, json_key: str) -> None:
+    (doc,) = parse_documents(f"kind: ConfigMap\ndata:\n  {key}: x\n".encode(), "m.yaml")
+
+    assert {json_key: "x"} == doc.body["data"]
+
+
+def test_merge_keys_and_binary() -> None:
+    (doc,) = parse_documents(b"base: &b {p: 1, q: 2}\nm:\n  <<: *b\n  q: 3\nbin: !!binary aGVsbG8=\n", "m.yaml")
+
+    assert ({"p": 1, "q": 3}, "hello", ()) == (doc.body["m"], doc.body["bin"], doc.notes)
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"kind: Secret\ndata:\n  a: 1\n  a: 2\n", "m.yaml: invalid YAML: duplicate key 'a' at line 4, column 3"),
-        (b'{"a": 1, "a": 2}', "m.yaml: duplicate key 'a'"),
+        (b"x: .inf\n", "m.yaml: invalid YAML: .inf and .nan cannot be written as JSON (at line 1, column 4)"),
+        (b"~: 1\n", "m.yaml: invalid YAML: a null key at line 1, column 1 (kubectl refuses it)"),
+        (b'{"a": NaN}', "m.yaml: invalid JSON: NaN is not a JSON number"),
         (
             b"kind: [unclosed\n",
             "m.yaml: invalid YAML: while parsing a flow sequence, did not find expected ',' or ']' at line 2, column 1",

@@ -10,12 +10,15 @@ from tests.support.manifests import b64, config_map, secret
 
 
 def problems(*bodies: dict) -> list[str]:  # type: ignore[type-arg]
-    _, errors, _ = index_objects([Document("s.yaml", body) for body in bodies], "default")
+    found = index_objects([Document("s.yaml", body) for body in bodies], "default")
+    errors = found.errors
     return [str(error) for error in errors]
 
 
 def data_of(body: dict) -> dict[str, bytes]:  # type: ignore[type-arg]
-    snapshot, errors, _ = index_objects([Document("s.yaml", body)], "default")
+    found = index_objects([Document("s.yaml", body)], "default")
+    snapshot = found.objects
+    errors = found.errors
     assert not errors, [str(e) for e in errors]
     (obj,) = snapshot.values()
     return dict(obj.data)
@@ -102,7 +105,7 @@ def test_size_limit_is_one_mebibyte_of_values() -> None:
     over = secret("s", {"a": b"x" * MAX_SECRET_SIZE, "b": b"y"})
 
     assert [] == problems(at_limit)
-    assert ["s.yaml: Secret/shop/s: data: Too long: must have at most 1048576 bytes"] == problems(over)
+    assert ["s.yaml: Secret/shop/s: data: Too long: may not be more than 1048576 bytes"] == problems(over)
 
 
 @pytest.mark.parametrize(
@@ -165,7 +168,7 @@ def test_object_defined_twice_is_an_error() -> None:
 
 
 def test_namespace_defaults_to_the_given_one() -> None:
-    snapshot, _, _ = index_objects([Document("s.yaml", secret("s", {}, namespace=None))], "prod")
+    snapshot = index_objects([Document("s.yaml", secret("s", {}, namespace=None))], "prod").objects
 
     assert [ObjectKey("Secret", "prod", "s")] == list(snapshot)
 
@@ -178,7 +181,7 @@ def test_other_kinds_are_ignored_but_kindless_documents_are_errors() -> None:
 
 
 def test_repr_never_shows_values() -> None:
-    snapshot, _, _ = index_objects([Document("s.yaml", secret("s", {"k": "CANARY-VALUE"}))], "default")
+    snapshot = index_objects([Document("s.yaml", secret("s", {"k": "CANARY-VALUE"}))], "default").objects
 
     assert "CANARY" not in repr(snapshot)
     assert b64("x")  # builder sanity

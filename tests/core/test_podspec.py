@@ -113,12 +113,12 @@ def errors_of(body: dict[str, Any]) -> list[str]:
         ),
         pytest.param(
             [{"name": "v", "mountPath": "/a", "subPath": "/abs"}],
-            ['spec.containers[0].volumeMounts[0].subPath: Invalid value: "/abs": must be a relative path'],
+            ['spec.containers[0].volumeMounts.subPath: Invalid value: "/abs": must be a relative path'],
             id="absolute-sub-path",
         ),
         pytest.param(
             [{"name": "v", "mountPath": "/a", "subPath": "x/../../y"}],
-            ["spec.containers[0].volumeMounts[0].subPath: Invalid value: \"x/../../y\": must not contain '..'"],
+            ["spec.containers[0].volumeMounts.subPath: Invalid value: \"x/../../y\": must not contain '..'"],
             id="backstep-sub-path",
         ),
         pytest.param(

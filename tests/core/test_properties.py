@@ -105,7 +105,8 @@ def test_arbitrary_objects_resolve_or_give_injectors_own_errors(body: Any, kind:
     """Shapes no one would write still end in errors the CLI can print, never in a crash."""
     document = dict(body) if isinstance(body, dict) else {"spec": body}
     document["kind"] = kind
-    snapshot, _, _ = index_objects([Document("s.yaml", document)], "default")
+    found = index_objects([Document("s.yaml", document)], "default")
+    snapshot = found.objects
     if kind in ("Secret", "ConfigMap"):
         return
     pod, _ = parse_pod(Document("p.yaml", document), "default")
@@ -140,7 +141,8 @@ def test_arbitrary_pod_fields_resolve_or_give_injectors_own_errors(  # noqa: PLR
         "stringData": secret_data,
         "type": "kubernetes.io/dockerconfigjson",
     }
-    snapshot, _, _ = index_objects([Document("s.yaml", secret)], "default")
+    found = index_objects([Document("s.yaml", secret)], "default")
+    snapshot = found.objects
     pod, _ = parse_pod(Document("p.yaml", pod_body), "default")
 
     resolution = resolve_container(pod, select_container(pod, None), snapshot)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from injector.core.versions import KubernetesVersion
 from tests.support.manifests import (
     config_map,
     container,
@@ -180,10 +181,10 @@ def test_required_reference_missing_is_an_error(env, sources, message) -> None: 
     assert [message] == error_lines(resolution)
 
 
-def test_envfrom_invalid_keys_are_skipped_with_kubelet_warning() -> None:
-    """Keys that are not env names are skipped, with the kubelet's InvalidEnvironmentVariableNames text."""
+def test_envfrom_invalid_keys_are_skipped_with_kubelet_warning_up_to_1_29() -> None:
+    """Keys that are not env names were skipped, with the kubelet's InvalidEnvironmentVariableNames text."""
     odd = secret("odd", {"1abc": "x", "ok": "y", "with.dot": "z", "9": "n"})
-    resolution = resolve(pod(container(env_from=[env_from("odd")])), odd)
+    resolution = resolve(pod(container(env_from=[env_from("odd")])), odd, version=KubernetesVersion(29))
 
     assert {"ok": b"y", "with.dot": b"z"} == env_of(resolution)
     assert [
@@ -193,13 +194,14 @@ def test_envfrom_invalid_keys_are_skipped_with_kubelet_warning() -> None:
     ] == [str(w) for w in resolution.warnings]
 
 
-def test_envfrom_invalid_keys_kept_when_asked() -> None:
-    """--keep-invalid-env-keys gives the 1.30+ kubelet behaviour: every key passes."""
+@pytest.mark.parametrize("minor", [30, 33, 34, 35])
+def test_envfrom_passes_every_key_from_1_30(minor: int) -> None:
+    """The current kubelet passes every key (1.30+), with no event."""
     resolution = resolve(
-        pod(container(env_from=[env_from("odd")])), secret("odd", {"1abc": "x"}), skip_invalid_env_keys=False
+        pod(container(env_from=[env_from("odd")])), secret("odd", {"1abc": "x"}), version=KubernetesVersion(minor)
     )
 
-    assert {"1abc": b"x"} == env_of(resolution)
+    assert ({"1abc": b"x"}, ()) == (env_of(resolution), resolution.warnings)
 
 
 def test_envfrom_prefix_can_make_keys_valid() -> None:
@@ -289,7 +291,8 @@ def test_literal_referencing_secret_is_sensitive() -> None:
         (
             {"name": "A", "valueFrom": {"secretKeyRef": {"name": "db", "key": "bad/key"}}},
             "spec.containers[0].env[0].valueFrom.secretKeyRef.key: Invalid value: a valid config key must consist of "
-            "alphanumeric characters, '-', '_' or '.'",
+            "alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used "
+            "for validation is '[-._a-zA-Z0-9]+')",
         ),
         (
             {"name": "A=B", "value": "x"},

@@ -183,8 +183,7 @@ def test_projected_duplicate_item_paths_are_rejected() -> None:
     resolution = resolve(pod(container(mounts=MOUNT), volumes=[volume]), DB)
 
     assert [
-        "pod.yaml: Pod/shop/web-0: spec.volumes[0].projected.sources[1].secret: Invalid value: 'x': conflicting "
-        "duplicate paths"
+        'pod.yaml: Pod/shop/web-0: spec.volumes[0].projected: Invalid value: "db": conflicting duplicate paths'
     ] == error_lines(resolution)
 
 

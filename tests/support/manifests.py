@@ -10,6 +10,7 @@ from injector.core.manifest import Document
 from injector.core.objects import index_objects
 from injector.core.podspec import parse_pod, select_container
 from injector.core.resolve import Resolution, resolve_container
+from injector.core.versions import CURRENT, KubernetesVersion
 
 
 def b64(value: bytes | str) -> str:
@@ -120,19 +121,20 @@ def resolve(
     pod_body: dict[str, Any],
     *objects: dict[str, Any],
     container_name: str | None = None,
-    skip_invalid_env_keys: bool = True,
+    version: KubernetesVersion = CURRENT,
 ) -> Resolution:
     """Resolve in memory, the way `injector` does after reading files; parse problems included."""
-    pod_spec, pod_errors = parse_pod(Document("pod.yaml", pod_body), "default")
-    snapshot, object_errors, invalid = index_objects(
+    pod_spec, pod_errors = parse_pod(Document("pod.yaml", pod_body), "default", version)
+    found = index_objects(
         [Document(f"secrets.yaml (document {i})", body) for i, body in enumerate(objects, 1)], pod_spec.namespace
     )
+    object_errors = found.errors
     resolution = resolve_container(
         pod_spec,
         select_container(pod_spec, container_name),
-        snapshot,
-        invalid=invalid,
-        skip_invalid_env_keys=skip_invalid_env_keys,
+        found.objects,
+        invalid=found.invalid,
+        version=version,
     )
     return resolution._replace(errors=(*pod_errors, *object_errors, *resolution.errors))
 
