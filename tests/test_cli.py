@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES, age_encrypt, assert_no_traceback, injector, new_age_key, write_manifests
-from tests.support.manifests import container, env_from, pod, secret, secret_key_ref, value
+from tests.support.manifests import container, env_from, pod, secret, secret_key_ref, tls_items_volume, value
 
 EXAMPLE = ["--pod", str(EXAMPLES / "pod.yaml"), "--secrets", str(EXAMPLES / "secrets")]
 
@@ -581,15 +581,7 @@ def test_render_files_shows_what_each_mount_sees_subpaths_included(tmp_path: Pat
                 {"name": "tls", "mountPath": "/etc/none", "subPath": "missing"},
             ]
         ),
-        volumes=[
-            {
-                "name": "tls",
-                "secret": {
-                    "secretName": "tls",
-                    "items": [{"key": "tls.crt", "path": "tls.crt"}, {"key": "tls.key", "path": "keys/tls.key"}],
-                },
-            }
-        ],
+        volumes=[tls_items_volume()],
     )
     write_manifests(tmp_path / "pod.yaml", body, secret("tls", {"tls.crt": "CERT", "tls.key": "KEY"}))
 

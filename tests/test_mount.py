@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import EXAMPLES, injector, write_manifests
-from tests.support.manifests import container, pod, secret, secret_key_ref
+from tests.support.manifests import container, pod, secret, secret_key_ref, tls_items_volume
 from tests.support.mounting import Mount, replace_file, requires_fuse, wait_for
 
 pytestmark = [pytest.mark.fuse, requires_fuse()]
@@ -422,15 +422,7 @@ def subpath_pod(tmp_path: Path) -> list[str]:
                 {"name": "tls", "mountPath": "/etc/app/cert.pem", "subPath": "tls.crt"},
             ]
         ),
-        volumes=[
-            {
-                "name": "tls",
-                "secret": {
-                    "secretName": "tls",
-                    "items": [{"key": "tls.crt", "path": "tls.crt"}, {"key": "tls.key", "path": "keys/tls.key"}],
-                },
-            }
-        ],
+        volumes=[tls_items_volume()],
     )
     write_manifests(tmp_path / "pod.yaml", body, secret("tls", {"tls.crt": "CERT", "tls.key": "KEY"}))
     return ["--pod", str(tmp_path / "pod.yaml")]

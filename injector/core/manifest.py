@@ -145,24 +145,25 @@ def parse_documents(data: bytes, source: str) -> list[Document]:
 
 def _flatten(raw: object, origin: str) -> Iterator[Document]:
     if not isinstance(raw, dict):
-        raise ManifestError(f"expected an object, found {_type_name(raw)}", source=origin)
+        raise ManifestError(f"expected an object, found {type_name(raw)}", source=origin)
     kind = raw.get("kind")
     if isinstance(kind, str) and kind.endswith("List") and "items" in raw:
         items = raw["items"]
         if items is None:
             return
         if not isinstance(items, list):
-            raise ManifestError(f"expected a list, found {_type_name(items)}", source=origin, field="items")
+            raise ManifestError(f"expected a list, found {type_name(items)}", source=origin, field="items")
         for index, item in enumerate(items):
             item_origin = f"{origin} items[{index}]"
             if not isinstance(item, dict):
-                raise ManifestError(f"expected an object, found {_type_name(item)}", source=item_origin)
+                raise ManifestError(f"expected an object, found {type_name(item)}", source=item_origin)
             yield Document(item_origin, item)
     else:
         yield Document(origin, raw)
 
 
-def _type_name(value: object) -> str:
+def type_name(value: object) -> str:
+    """What a decoded value is, in words for a message (never the value itself)."""
     if value is None:
         return "null"
     if isinstance(value, bool):

@@ -16,6 +16,7 @@ from typing import Any
 
 from injector.core.fields import FieldPath
 from injector.core.manifest import Document
+from injector.core.manifest import type_name as describe
 from injector.core.schema_table import FORMATS, KUBERNETES_VERSION, ROOTS, TYPES
 from injector.errors import InjectorError, InjectorWarning, ManifestError
 
@@ -72,23 +73,9 @@ def decode(body: Mapping[str, Any], type_name: str) -> Decoded:
     return Decoded(decoded if isinstance(decoded, dict) else {}, problems)
 
 
-def _describe(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return "a value of another kind"
-
-
 def _object(value: object, type_name: str, at: FieldPath, problems: list[Problem]) -> object:
     if not isinstance(value, dict):
-        problems.append((at, f"must be an object, not {_describe(value)}"))
+        problems.append((at, f"must be an object, not {describe(value)}"))
         return value
     fields = TYPES[type_name]
     formats = FORMATS.get(type_name, {})
@@ -112,12 +99,12 @@ def _value(value: object, field_type: str, fmt: str | None, at: FieldPath, probl
         return None
     if field_type.startswith("list["):
         if not isinstance(value, list):
-            problems.append((at, f"must be a list, not {_describe(value)}"))
+            problems.append((at, f"must be a list, not {describe(value)}"))
             return value
         return [_value(item, field_type[5:-1], fmt, at / index, problems) for index, item in enumerate(value)]
     if field_type.startswith("map["):
         if not isinstance(value, dict):
-            problems.append((at, f"must be an object, not {_describe(value)}"))
+            problems.append((at, f"must be an object, not {describe(value)}"))
             return value
         return {key: _value(item, field_type[4:-1], fmt, at.key(key), problems) for key, item in value.items()}
     if field_type in TYPES:
@@ -138,11 +125,11 @@ def _scalar(value: object, field_type: str, fmt: str | None, at: FieldPath, prob
         return value
     if field_type == "boolean":
         if not isinstance(value, bool):
-            problems.append((at, f"must be true or false, not {_describe(value)}"))
+            problems.append((at, f"must be true or false, not {describe(value)}"))
         return value
     if field_type == "quantity":
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            problems.append((at, f"must be a quantity (a string or a number), not {_describe(value)}"))
+            problems.append((at, f"must be a quantity (a string or a number), not {describe(value)}"))
         return value
     if field_type == "int-or-string":
         if isinstance(value, str):
@@ -150,7 +137,7 @@ def _scalar(value: object, field_type: str, fmt: str | None, at: FieldPath, prob
         return _integer(value, "int32", at, problems, also="or a string")
     if field_type == "number":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            problems.append((at, f"must be a number, not {_describe(value)}"))
+            problems.append((at, f"must be a number, not {describe(value)}"))
         return value
     return _integer(value, fmt or "int64", at, problems)
 
@@ -158,7 +145,7 @@ def _scalar(value: object, field_type: str, fmt: str | None, at: FieldPath, prob
 def _integer(value: object, fmt: str, at: FieldPath, problems: list[Problem], *, also: str = "") -> object:
     kind = f"an integer ({fmt}){' ' + also if also else ''}"
     if isinstance(value, bool) or not isinstance(value, int | float):
-        problems.append((at, f"must be {kind}, not {_describe(value)}"))
+        problems.append((at, f"must be {kind}, not {describe(value)}"))
         return value
     if isinstance(value, float):
         if not value.is_integer():

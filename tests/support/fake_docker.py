@@ -87,7 +87,7 @@ def env_as_docker_reads_it(env_file_path: str) -> tuple[list[str] | None, str]:
     """Run the real docker CLI with ``--env-file``; returns the Env list it sent, or its error."""
     cli = docker_cli()
     assert cli is not None
-    with fake_engine() as server:
+    with fake_engine() as server, tempfile.TemporaryDirectory(prefix="docker-config-") as config:
         socket_path = server.server_address
         result = subprocess.run(
             [cli, "run", "--rm", "--env-file", env_file_path, "example/image", "true"],
@@ -95,7 +95,7 @@ def env_as_docker_reads_it(env_file_path: str) -> tuple[list[str] | None, str]:
                 "DOCKER_HOST": f"unix://{socket_path}",
                 "PATH": os.environ.get("PATH", ""),
                 "HOME": tempfile.gettempdir(),
-                "DOCKER_CONFIG": tempfile.mkdtemp(prefix="docker-config-"),
+                "DOCKER_CONFIG": config,
             },
             capture_output=True,
             text=True,

@@ -92,6 +92,12 @@ def pod(
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
 
 
+def tls_items_volume(name: str = "tls") -> dict[str, Any]:
+    """A secret volume of Secret ``tls`` projecting ``tls.crt`` at the top and ``tls.key`` under ``keys/``."""
+    items = [{"key": "tls.crt", "path": "tls.crt"}, {"key": "tls.key", "path": "keys/tls.key"}]
+    return {"name": name, "secret": {"secretName": "tls", "items": items}}
+
+
 def secret_key_ref(
     var: str, name: str, key: str, *, optional: bool | None = None, kind: str = "secretKeyRef"
 ) -> dict[str, Any]:
