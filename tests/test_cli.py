@@ -495,7 +495,7 @@ def test_a_standalone_downward_api_volume_is_served_like_a_projected_one(tmp_pat
     result = injector("render", "files", "--show-values", "--pod", str(tmp_path / "pod.yaml"))
 
     (volume,) = json.loads(result.stdout)["volumes"]
-    assert {"labels": ('app="web"\n', "0440"), "name": ("web-0", "0440")} == {
+    assert {"labels": ('app="web"', "0440"), "name": ("web-0", "0440")} == {
         path: (file["value"], file["mode"]) for path, file in volume["files"].items()
     }
 

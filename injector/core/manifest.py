@@ -210,7 +210,7 @@ def _parse_json(data: bytes, source: str) -> tuple[object, tuple[str, ...]]:
 def _parse_yaml(data: bytes, source: str) -> list[tuple[object, tuple[str, ...]]]:
     import yaml  # deferred: costs ~25 ms at start-up and JSON input does not need it
 
-    loader = _loader_class(yaml)(data)
+    loader = _loader_class(yaml, go_escapes=_GO_ONLY_ESCAPES.search(data) is not None)(data)
     try:
         documents: list[tuple[object, tuple[str, ...]]] = []
         while loader.check_data():
@@ -237,7 +237,10 @@ def _parse_yaml(data: bytes, source: str) -> list[tuple[object, tuple[str, ...]]
 def _describe_yaml_error(exc: Any) -> str:
     # str(exc) may quote the offending line of the document; build the message from the parts
     # that carry no document text instead.
-    parts = [part for part in (exc.context, exc.problem) if part]
+    # PyYAML's Python scanner names the character after "found unknown escape character": it may be a
+    # character of a secret, and the C scanner's (libyaml's, go-yaml's) message stops before it.
+    problem = exc.problem and _AFTER_ESCAPE_PROBLEM.sub("", exc.problem)
+    parts = [part for part in (exc.context, problem) if part]
     text = ", ".join(parts) or type(exc).__name__
     mark = exc.problem_mark or exc.context_mark
     if mark is not None:
@@ -245,16 +248,22 @@ def _describe_yaml_error(exc: Any) -> str:
     return text
 
 
-_LOADER: Any = None
+_AFTER_ESCAPE_PROBLEM = re.compile(r"(?<=found unknown escape character) .*", re.S)
+
+_LOADERS: dict[bool, Any] = {}
 _GO_SCALAR = "tag:injector,2026:go-yaml-scalar"
 """The tag every plain scalar resolves to: its meaning is then go-yaml's (resolve_plain_scalar)."""
 
+_GO_ONLY_ESCAPES = re.compile(rb"\\['/]")
+"""Escapes on which go-yaml's scanner (scannerc.go, yaml_parser_scan_flow_scalar) and libyaml/PyYAML disagree:
+go-yaml reads ``\\'`` in a double-quoted scalar as ``'`` and refuses ``\\/``; PyYAML does the opposite. A
+document with either is read by PyYAML's Python scanner with go-yaml's table (slower, so only then)."""
 
-def _loader_class(yaml: Any) -> Any:
-    global _LOADER  # noqa: PLW0603 - built once per process, on first YAML input
-    if _LOADER is not None:
-        return _LOADER
-    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+def _loader_class(yaml: Any, *, go_escapes: bool = False) -> Any:
+    if go_escapes in _LOADERS:  # built once per process and flavour, on first YAML input
+        return _LOADERS[go_escapes]
+    base = yaml.SafeLoader if go_escapes else getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
     def line_of(node: Any) -> str:
         return f"line {node.start_mark.line + 1}, column {node.start_mark.column + 1}"
@@ -308,8 +317,12 @@ def _loader_class(yaml: Any) -> Any:
     KubectlLoader.add_constructor("tag:yaml.org,2002:timestamp", KubectlLoader.construct_text)
     KubectlLoader.add_constructor("tag:yaml.org,2002:binary", KubectlLoader.construct_text)
     KubectlLoader.add_constructor("tag:yaml.org,2002:map", KubectlLoader.construct_yaml_map)
-    _LOADER = KubectlLoader
-    return _LOADER
+    if go_escapes:
+        escapes = {**base.ESCAPE_REPLACEMENTS, "'": "'"}
+        del escapes["/"]
+        KubectlLoader.ESCAPE_REPLACEMENTS = escapes
+    _LOADERS[go_escapes] = KubectlLoader
+    return KubectlLoader
 
 
 def _check_expanded_size(document: object, origin: str) -> None:

@@ -169,7 +169,10 @@ def parse_data_object(document: Document, default_namespace: str) -> tuple[DataO
         if not isinstance(secret_type, str):
             problems.error("must be a string", at / "type")
             secret_type = SECRET_TYPE_OPAQUE
+        decoding = len(problems.errors)
         data.update(_decode_base64_map(body.get("data"), at / "data", problems))
+        if len(problems.errors) > decoding:  # the API server cannot decode it: nothing is validated further
+            return None, problems.errors[decoding:]
         # stringData is merged over data on create/update, a stringData key replacing data's.
         string_data = _string_map(body.get("stringData"), at / "stringData", problems)
         data.update(string_data)
@@ -177,7 +180,10 @@ def parse_data_object(document: Document, default_namespace: str) -> tuple[DataO
         env_keys = list(data)
     else:
         text = _string_map(body.get("data"), at / "data", problems)
+        decoding = len(problems.errors)
         binary = _decode_base64_map(body.get("binaryData"), at / "binaryData", problems)
+        if len(problems.errors) > decoding:  # as for a Secret's data
+            return None, problems.errors[decoding:]
         for key in sorted(set(text) & set(binary)):
             problems.error("duplicate of key present in binaryData", (at / "data").key(key))
         data.update(text)

@@ -270,6 +270,7 @@ def parse_pod(
     problems = Problems(document.origin, object_ref(body, default_namespace))
     reader = _Reader(problems, version)
     outer_metadata = reader.mapping(body.get("metadata"), FieldPath.of("metadata"))
+    _check_object_name(reader, outer_metadata)
     template: Mapping[str, Any] = body
     at = FieldPath()
     for step in TEMPLATE_PATHS[kind]:
@@ -284,6 +285,14 @@ def parse_pod(
     for group, role in CONTAINER_GROUPS:
         for index, raw in enumerate(reader.sequence(spec.get(group), spec_at / group)):
             containers.append(_parse_container(reader, raw, role, spec_at / group / index))
+    # validateContainers / validateInitContainers / validateEphemeralContainers: DNS labels, unique in the pod.
+    seen_names: set[str] = set()
+    for container in containers:
+        for message in names.dns_label_problems(container.name) if container.name else ():
+            reader.error(f"Invalid value: {message}", container.at / "name")
+        if container.name in seen_names:
+            reader.error(f"Duplicate value: {quoted(container.name)}", container.at / "name")
+        seen_names.add(container.name)
     if not any(container.role == "regular" for container in containers):
         reader.error("Required value: at least one container", spec_at / "containers")
 
@@ -294,6 +303,8 @@ def parse_pod(
             if volume.name in volumes:
                 reader.error(f"Duplicate value: {quoted(volume.name)}", spec_at / "volumes" / index / "name")
             volumes[volume.name] = volume
+    if kind == "StatefulSet":
+        volumes.update(_claim_template_volumes(reader, body.get("spec")))
     for container in containers:
         for mount in container.volume_mounts:
             if mount.volume not in volumes:
@@ -335,6 +346,40 @@ def parse_pod(
         image_pull_secrets=tuple(pull_secrets),
     )
     return pod, problems.errors
+
+
+def _check_object_name(reader: _Reader, metadata: Mapping[str, Any]) -> None:
+    """ValidateObjectMeta's rule for the pod or workload's own name: a DNS subdomain, or absent when a
+    generateName asks the API server to make one."""
+    name, generate_name = metadata.get("name"), metadata.get("generateName")
+    at = FieldPath.of("metadata", "name")
+    if isinstance(name, str) and name:
+        for message in names.dns_subdomain_problems(name):
+            reader.error(f"Invalid value: {message}", at)
+    elif not (isinstance(generate_name, str) and generate_name):
+        reader.error("Required value: name or generateName is required", at)
+    namespace = metadata.get("namespace")
+    if isinstance(namespace, str) and namespace:
+        for message in names.dns_label_problems(namespace):
+            reader.error(f"Invalid value: {message}", FieldPath.of("metadata", "namespace"))
+
+
+def _claim_template_volumes(reader: _Reader, spec: object) -> dict[str, Volume]:
+    """The volumes a StatefulSet's controller adds to each of its pods: one persistentVolumeClaim volume per
+    claim template, named after it, in place of a template volume of that name (stateful_set_utils.go,
+    updateStorage). The API server checks the template's mounts only against these and the template's volumes
+    together, on the pods the controller creates."""
+    if not isinstance(spec, dict):  # reported where the template is read
+        return {}
+    claims_at = FieldPath.of("spec", "volumeClaimTemplates")
+    volumes = {}
+    for index, raw in enumerate(reader.sequence(spec.get("volumeClaimTemplates"), claims_at)):
+        claim_at = claims_at / index
+        metadata = reader.mapping(reader.mapping(raw, claim_at).get("metadata"), claim_at / "metadata")
+        name = reader.string(metadata.get("name"), claim_at / "metadata" / "name")
+        if name:
+            volumes[name] = Volume(name, (), 0o644, claim_at)
+    return volumes
 
 
 def select_container(pod: PodSpec, name: str | None) -> Container:
@@ -428,9 +473,10 @@ def _parse_env_from(reader: _Reader, raw: object, at: FieldPath) -> EnvFrom | No
     optional = reader.boolean(ref.get("optional"), ref_at / "optional")
     if not name or prefix_problems:
         return None
-    for message in names.dns_subdomain_problems(name):
+    name_problems = names.dns_subdomain_problems(name)
+    for message in name_problems:
         reader.error(f"Invalid value: {message}", ref_at / "name")
-    return EnvFrom(kind, name, prefix, optional, ref_at)
+    return None if name_problems else EnvFrom(kind, name, prefix, optional, ref_at)
 
 
 _VALUE_FROM = ("secretKeyRef", "configMapKeyRef", "fieldRef", "resourceFieldRef", "fileKeyRef")
@@ -464,10 +510,15 @@ def _parse_env_var(reader: _Reader, raw: object, at: FieldPath) -> EnvVar | None
         ref_name = reader.string(ref.get("name"), source_at / "name", required=True)
         key = reader.string(ref.get("key"), source_at / "key", required=True)
         optional = reader.boolean(ref.get("optional"), source_at / "optional")
+        # validateSecretKeySelector / validateConfigMapKeySelector: the name is a DNS subdomain, the key a
+        # ConfigMap key; a name that cannot exist is the manifest's error, not a reference that is "not found".
+        name_problems = names.dns_subdomain_problems(ref_name) if ref_name else []
+        for message in name_problems:
+            reader.error(f"Invalid value: {message}", source_at / "name")
         key_problems = names.config_map_key_problems(key) if key else []
         for message in key_problems:
             reader.error(f"Invalid value: {message}", source_at / "key")
-        if not ref_name or not key or key_problems:
+        if not ref_name or not key or name_problems or key_problems:
             return None
         return EnvVar(name, None, KeyRef(kind, ref_name, key, optional, source_at), None, None, at)
     if source == "fieldRef":
@@ -590,8 +641,11 @@ def _parse_key_projection(
                 items.append(Item(key, path, mode, item_at))
     if not name:
         return None
-    for message in names.dns_subdomain_problems(name):
+    name_problems = names.dns_subdomain_problems(name)
+    for message in name_problems:
         reader.error(f"Invalid value: {message}", at / name_field)
+    if name_problems:  # no such object can exist: one error, not also "not found"
+        return None
     return Projection(kind.volume_field, kind, name, None if items is None else tuple(items), (), optional, at)
 
 

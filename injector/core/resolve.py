@@ -15,7 +15,7 @@ from typing import Literal, NamedTuple, TypeVar
 
 from injector.core import dockerconfig, names
 from injector.core.expand import expand
-from injector.core.fields import FieldPath, Problems
+from injector.core.fields import FieldPath, Problems, quoted
 from injector.core.objects import (
     SECRET,
     SECRET_TYPE_DOCKERCFG,
@@ -236,7 +236,8 @@ class _Resolver:
         }
         if not env_var:
             for label_field, values in (("metadata.labels", pod.labels), ("metadata.annotations", pod.annotations)):
-                known[label_field] = "".join(f'{k}="{_quote_downward(v)}"\n' for k, v in sorted(values.items()))
+                # fieldpath.FormatMap: sorted `key=%q` lines joined by newlines, with no newline at the end.
+                known[label_field] = "\n".join(f"{k}={quoted(v)}" for k, v in sorted(values.items()))
         subscript = _SUBSCRIPT.match(path)
         if subscript:
             values = pod.labels if subscript.group(1) == "labels" else pod.annotations
@@ -384,11 +385,6 @@ class _Resolver:
                 FieldPath.of("spec", "imagePullSecrets"),
             )
         return dockerconfig.merge(configs)
-
-
-def _quote_downward(value: str) -> str:
-    # The kubelet formats label maps with strconv.Quote-like escaping of the value.
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def referenced_objects(pod: PodSpec, container: Container | None) -> set[ObjectKey]:

@@ -147,3 +147,27 @@ def test_file_over_the_size_limit_is_refused_before_parsing() -> None:
         parse_documents(b"#" * (MAX_MANIFEST_BYTES + 1), "huge.yaml")
 
     assert f"huge.yaml: file is larger than {MAX_MANIFEST_BYTES} bytes" == str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        # go-yaml's scanner (scannerc.go) knows \' in a double-quoted scalar, which PyYAML refuses...
+        (b"""v: "it\\'s"\n""", "it's"),
+        (b"""v: ["x \\'a\\' \\t \\u00e9"]\n""", ["x 'a' \t \u00e9"]),
+        # ...and refuses \/, which PyYAML knows.
+        (
+            b"""v: "a\\/b"\n""",
+            "m.yaml: invalid YAML: while scanning a double-quoted scalar, found unknown escape "
+            "character at line 1, column 7",
+        ),
+    ],
+)
+def test_double_quoted_escapes_are_go_yamls(text: bytes, value: object) -> None:
+    """The Kubernetes docs' envars-file-container.yaml writes \\' in a double-quoted command; kubectl reads it."""
+    try:
+        (doc,) = parse_documents(text, "m.yaml")
+    except ManifestError as exc:
+        assert value == str(exc)
+        return
+    assert value == doc.body["v"]

@@ -185,3 +185,15 @@ def test_repr_never_shows_values() -> None:
 
     assert "CANARY" not in repr(snapshot)
     assert b64("x")  # builder sanity
+
+
+def test_a_secret_whose_data_does_not_decode_is_not_validated_further() -> None:
+    """The API server refuses it while decoding (illegal base64): its type's required keys are not then also
+    "Required value" (the Kubernetes docs' tls-auth-secret.yaml, with its REPLACE_WITH_BASE64_CERT)."""
+    body = secret("tls", type="kubernetes.io/tls")
+    body["data"] = {"tls.crt": "REPLACE_WITH_BASE64_CERT", "tls.key": "REPLACE_WITH_BASE64_KEY"}
+
+    assert [
+        "s.yaml: Secret/shop/tls: data[tls.crt]: illegal base64 data",
+        "s.yaml: Secret/shop/tls: data[tls.key]: illegal base64 data",
+    ] == problems(body)

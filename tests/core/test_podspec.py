@@ -167,3 +167,76 @@ def test_the_service_account_volume_is_recognised() -> None:
     )
 
     assert [True, False] == [volume.service_account for volume in spec.volumes.values()]
+
+
+def located_errors(body: dict[str, Any]) -> list[str]:
+    return [str(error) for error in parse_pod(Document("pod.yaml", body), "default")[1]]
+
+
+def test_a_statefulsets_claim_templates_are_volumes_its_containers_may_mount() -> None:
+    """The StatefulSet controller adds a persistentVolumeClaim volume per claim template to each pod
+    (stateful_set_utils.go, updateStorage): mounting one is not a mount of a missing volume."""
+    template = pod(container(mounts=[{"name": "data", "mountPath": "/var/lib/mysql"}]))
+    body: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "mysql", "namespace": "shop"},
+        "spec": {"template": {"spec": template["spec"]}, "volumeClaimTemplates": [{"metadata": {"name": "data"}}]},
+    }
+
+    assert [] == located_errors(body)
+    body["spec"]["volumeClaimTemplates"] = []
+    assert [
+        'pod.yaml: StatefulSet/shop/mysql: spec.template.spec.containers[0].volumeMounts[0].name: Not found: "data"'
+    ] == located_errors(body)
+
+
+SUBDOMAIN = (
+    "Invalid value: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+    "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+LABEL = (
+    "Invalid value: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
+    "start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+
+
+@pytest.mark.parametrize(
+    ("edit", "field", "message"),
+    [
+        # validateSecretKeySelector / validateConfigMapKeySelector, and the envFrom and volume sources: a name
+        # no object can have is the manifest's error (and the only one: not also "not found").
+        (
+            lambda b: b["spec"]["containers"][0].update(env=[secret_key_ref("A", "<DB>", "k")]),
+            "spec.containers[0].env[0].valueFrom.secretKeyRef.name",
+            SUBDOMAIN,
+        ),
+        # ValidateObjectMeta on the pod itself, and the containers' names (validateContainers).
+        (lambda b: b["metadata"].update(name="<APP>"), "metadata.name", SUBDOMAIN),
+        (lambda b: b["metadata"].pop("name"), "metadata.name", "Required value: name or generateName is required"),
+        (lambda b: b["metadata"].update(namespace="Bad_NS"), "metadata.namespace", LABEL),
+        (lambda b: b["spec"]["containers"][0].update(name="App"), "spec.containers[0].name", LABEL),
+        (
+            lambda b: b["spec"].update(initContainers=[container("app")]),
+            "spec.containers[0].name",
+            'Duplicate value: "app"',
+        ),
+    ],
+)
+def test_names_are_checked_as_the_api_server_checks_them(edit: Any, field: str | None, message: str | None) -> None:
+    body = pod(container("app"))
+    edit(body)
+
+    errors = located_errors(body)
+
+    assert ([] if field is None else [f"{field}: {message}"]) == [error.split(": ", 2)[2] for error in errors]
+
+
+def test_a_generate_name_stands_for_the_name() -> None:
+    body = pod(container())
+    del body["metadata"]["name"]
+    body["metadata"]["generateName"] = "web-"
+
+    assert [] == located_errors(body)

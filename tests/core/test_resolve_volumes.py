@@ -204,7 +204,8 @@ def test_projected_downward_api_items() -> None:
         },
     }
 
-    assert {"labels": (b'app="web"\ntier="front"\n', 0o644), "name": (b"web-0", 0o644)} == {
+    # fieldpath.FormatMap: no newline after the last line.
+    assert {"labels": (b'app="web"\ntier="front"', 0o644), "name": (b"web-0", 0o644)} == {
         path: value for path, value in files_of_pod(volume, labels={"tier": "front", "app": "web"}).items()
     }
 
