@@ -438,3 +438,19 @@ def test_render_files_gives_the_documented_files(
     case: Case, expected: dict[str, Any], capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert expected == render_files(case, capfd, monkeypatch)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a workload template's fieldRef to a label or annotation its controller sets (here the Job "
+    "controller's batch.kubernetes.io/job-completion-index) is served as an empty file without a word, where "
+    "fieldRef metadata.name on a workload warns that the manifest does not say it (resolve.py, the subscript case)",
+)
+def test_a_controller_set_annotation_of_a_template_is_a_warning(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = Case("", f"{DOCS}/application/job/indexed-job-vol.yaml")
+    status, _, err = run_in_corpus(["render", "files", "--format", "json", *case.args()], capfd, monkeypatch)
+
+    assert 0 == status
+    assert "batch.kubernetes.io/job-completion-index" in err
