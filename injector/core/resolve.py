@@ -241,7 +241,16 @@ class _Resolver:
         subscript = _SUBSCRIPT.match(path)
         if subscript:
             values = pod.labels if subscript.group(1) == "labels" else pod.annotations
-            return values.get(subscript.group(2), "")
+            if subscript.group(2) in values or pod.kind == "Pod":
+                return values.get(subscript.group(2), "")  # the kubelet gives "" for a key the pod lacks
+            # A workload's controller adds labels and annotations of its own to the pods it makes
+            # (pod-template-hash, batch.kubernetes.io/job-completion-index...): unknown here.
+            problems.warn(
+                f"fieldRef {path} is not known from the manifest (the {pod.kind}'s controller may set it on "
+                "the pods it makes); not set",
+                at,
+            )
+            return None
         if path not in known:
             problems.error(f"Unsupported value: {path!r}", at / "fieldPath")
             return None
