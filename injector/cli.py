@@ -35,6 +35,7 @@ FLAGS = {
     "mount": "--mount",
     "volume": "--volume",
     "kubelet_version": "--kubelet-version",
+    "image": "--image",
 }
 """How the command line spells each setting a message may point at."""
 
@@ -211,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
 
     render = commands.add_parser(
-        "render", help="print the resolved env, docker config or file tree", epilog=_epilog("render")
+        "render", help="print the resolved env, docker config, file tree or pull credentials", epilog=_epilog("render")
     )
     what = render.add_subparsers(dest="what", required=True, metavar="WHAT")
     env = what.add_parser("env", help="the container's environment as an env-file", epilog=_epilog("render"))
@@ -221,13 +222,32 @@ def build_parser() -> argparse.ArgumentParser:
         "dockerconfig", help="imagePullSecrets as a docker config.json", epilog=_epilog("render")
     )
     _common(dockerconfig)
+    dockerconfig.add_argument(
+        "--image",
+        metavar="IMAGE",
+        help="only this image's registry host, with the first credential the kubelet tries (default: all merged)",
+    )
     files = what.add_parser(
         "files", help="the files of the container's secret/configMap/projected volumes", epilog=_epilog("render")
     )
     _common(files)
     files.add_argument("--format", "-f", default="json", choices=("json",), help="output format")
     files.add_argument("--show-values", action="store_true", help="include file contents (as text or base64)")
-    for sub in (env, dockerconfig, files):
+    credentials = what.add_parser(
+        "credentials",
+        help="the pull credentials the kubelet tries for an image, in its order",
+        epilog=_epilog("render"),
+    )
+    _common(credentials)
+    credentials.add_argument("--image", required=True, metavar="IMAGE", help="the image, as a container names it")
+    credentials.add_argument(
+        "--format",
+        "-f",
+        default="json",
+        choices=("json", "text"),
+        help="json: registry, username, password; text: registry entries and usernames only",
+    )
+    for sub in (env, dockerconfig, files, credentials):
         sub.add_argument(
             "--output",
             "-o",

@@ -26,7 +26,12 @@ from injector.shell.report import Reporter
 if TYPE_CHECKING:
     from injector.serve import Mounted
 
-RENDERED_PART: dict[str, Part] = {"env": "env", "dockerconfig": "credentials", "files": "volumes"}
+RENDERED_PART: dict[str, Part] = {
+    "env": "env",
+    "dockerconfig": "credentials",
+    "files": "volumes",
+    "credentials": "credentials",
+}
 
 
 def read_once(settings: Settings, *, whole_pod: bool = False) -> tuple[Inputs, ApiObjects | None]:
@@ -105,23 +110,36 @@ async def run_with_mount(settings: Settings, reporter: Reporter) -> int:
 
 
 def render(settings: Settings, reporter: Reporter) -> int:
-    """``injector render``: the env-file, docker config or file tree, to stdout or a FIFO."""
+    """``injector render``: the env-file, docker config, file tree or an image's pull credentials, to
+    stdout or a FIFO."""
     render = settings.render
     assert render is not None
     resolution = resolve_once(settings, reporter, frozenset((RENDERED_PART[render.what],)))
+    holds_values = True
+    warnings: list[InjectorWarning] = []
     if render.what == "env":
         from injector.core.envfile import render_env
 
         data = render_env([(entry.name, entry.value) for entry in resolution.env.values()], render.format)
     elif render.what == "dockerconfig":
         from injector.core.dockerconfig import render_config_json
+        from injector.core.pullcredentials import docker_config
 
-        data = render_config_json(resolution.registry_credentials)
+        auths, warnings = docker_config(resolution.keyring, render.image)
+        data = render_config_json(auths)
+    elif render.what == "credentials":
+        from injector.core.pullcredentials import image_credentials, render_credentials
+
+        assert render.image is not None  # required by the parser, checked by the settings
+        found, warnings = image_credentials(resolution.keyring, render.image)
+        data, holds_values = render_credentials(found, render.format), render.format == "json"
     else:
         from injector.core.filetree import render_files_json
 
         data = render_files_json(resolution, show_values=render.show_values)
-    holds_values = render.what != "files" or render.show_values
+        holds_values = render.show_values
+    for warning in warnings:
+        reporter.warning(warning)
     write_all(open_output(render.output, reporter, values=holds_values), data)
     return 0
 

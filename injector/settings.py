@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from injector.core import names
 from injector.core.fields import quoted
+from injector.core.keyring import InvalidImageError, normalize_image
 from injector.core.versions import CURRENT, KubernetesVersion, parse_version
 from injector.errors import Setting, UsageError
 
@@ -119,10 +120,12 @@ class RunSettings(NamedTuple):
 
 class RenderSettings(NamedTuple):
     what: str
-    """``env``, ``dockerconfig`` or ``files``."""
+    """``env``, ``dockerconfig``, ``files`` or ``credentials``."""
     format: str = "dotenv"
     show_values: bool = False
     output: str | None = None
+    image: str | None = None
+    """``--image``: the image whose pull credentials are rendered (a valid reference)."""
 
 
 class AgentSettings(NamedTuple):
@@ -145,6 +148,16 @@ def _version(text: str) -> KubernetesVersion:
         return parse_version(text)
     except ValueError as exc:
         raise UsageError((Setting("kubelet_version"), f": {text!r} is not a version injector knows ({exc})")) from None
+
+
+def _image(image: str | None) -> str | None:
+    """``--image``, refused at once when the kubelet could not parse it."""
+    if image is not None:
+        try:
+            normalize_image(image)
+        except InvalidImageError as exc:
+            raise UsageError((Setting("image"), f": {exc}")) from None
+    return image
 
 
 def _own_pod(environ: Mapping[str, str]) -> tuple[str, str]:
@@ -219,7 +232,11 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
         return Settings(command, inputs, mount, run=run)
     if command == "render":
         render = RenderSettings(
-            args.what, getattr(args, "format", "dotenv"), getattr(args, "show_values", False), args.output
+            args.what,
+            getattr(args, "format", "dotenv"),
+            getattr(args, "show_values", False),
+            args.output,
+            _image(getattr(args, "image", None)),
         )
         return Settings(command, inputs, mount, render=render)
     if agent:

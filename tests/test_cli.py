@@ -632,3 +632,158 @@ def test_an_unknown_kubelet_version_is_a_usage_error(app: list[str]) -> None:
         result.returncode,
         result.stderr,
     )
+
+
+@pytest.fixture
+def pulls(tmp_path: Path) -> list[str]:
+    """A pod with two pull secrets: a team-scoped entry, its host, a glob, and Docker Hub's legacy key."""
+    auths = {
+        "registry.io": {"username": "host", "password": "pw-host"},
+        "https://index.docker.io/v1/": {"username": "hub", "password": "pw-hub"},
+    }
+    legacy = {
+        "registry.io/team": {"username": "team", "password": "pw-team"},
+        "*.corp.example": {"username": "corp", "password": "pw-corp"},
+    }
+    write_manifests(
+        tmp_path / "pod.yaml", pod({**container(), "image": "registry.io/team/app:1"}, pull_secrets=["b", "a"])
+    )
+    write_manifests(
+        tmp_path / "secrets" / "pull.yaml",
+        secret("a", {".dockerconfigjson": json.dumps({"auths": auths})}, type="kubernetes.io/dockerconfigjson"),
+        secret("b", {".dockercfg": json.dumps(legacy)}, type="kubernetes.io/dockercfg"),
+    )
+    return ["--pod", str(tmp_path / "pod.yaml"), "--secrets", str(tmp_path / "secrets")]
+
+
+def test_render_credentials_lists_what_the_kubelet_tries_in_its_order(pulls: list[str]) -> None:
+    as_json = injector("render", "credentials", "--image", "registry.io/team/app:1", *pulls)
+    as_text = injector("render", "credentials", "--image", "registry.io/team/app:1", "-f", "text", *pulls)
+
+    assert (0, b"") == (as_json.returncode, as_json.stderr)
+    assert [
+        {"registry": "registry.io/team", "username": "team", "password": "pw-team"},
+        {"registry": "registry.io", "username": "host", "password": "pw-host"},
+    ] == json.loads(as_json.stdout)
+    assert (0, b"registry.io/team\tteam\nregistry.io\thost\n") == (as_text.returncode, as_text.stdout)
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ("nginx", ["hub"]),
+        ("docker.io/library/nginx:1.27", ["hub"]),
+        ("db.corp.example/pg@sha256:" + "0" * 64, ["corp"]),
+    ],
+)
+def test_render_credentials_follows_docker_hub_aliases_and_globs(
+    pulls: list[str], image: str, expected: list[str]
+) -> None:
+    result = injector("render", "credentials", "--image", image, *pulls)
+
+    assert expected == [entry["username"] for entry in json.loads(result.stdout)]
+
+
+def test_render_credentials_of_an_image_nothing_matches_is_empty_with_a_warning(pulls: list[str]) -> None:
+    result = injector("render", "credentials", "--image", "quay.io/x", *pulls)
+
+    assert (0, b"[]\n") == (result.returncode, result.stdout)
+    assert (
+        b'injector: warning: no pull secret has a credential for image "quay.io/x": the kubelet pulls it without '
+        b"credentials\n" == result.stderr
+    )
+
+
+@pytest.mark.parametrize("what", ["credentials", "dockerconfig"])
+def test_an_invalid_image_is_a_usage_error_before_anything_is_read(tmp_path: Path, what: str) -> None:
+    result = injector("render", what, "--image", "Registry.io/Team/app", "--pod", str(tmp_path / "absent.yaml"))
+
+    assert (2, b"") == (result.returncode, result.stdout)
+    assert (
+        b'injector: --image: couldn\'t parse image name "Registry.io/Team/app": invalid reference format: '
+        b"repository name (Team/app) must be lowercase\n" == result.stderr
+    )
+
+
+def test_render_credentials_follows_the_output_rules(tmp_path: Path, pulls: list[str]) -> None:
+    """Passwords never go to a regular file by --output; the text form holds none, so no disk warning."""
+    target = tmp_path / "out"
+    target.write_text("")
+    refused = injector("render", "credentials", "--image", "registry.io/x", *pulls, "--output", str(target))
+    with open(target, "wb") as regular:
+        text = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "injector",
+                "render",
+                "credentials",
+                "--image",
+                "registry.io/x",
+                "-f",
+                "text",
+                *pulls,
+            ],
+            stdout=regular,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+        as_json = subprocess.run(
+            [sys.executable, "-m", "injector", "render", "credentials", "--image", "registry.io/x", *pulls],
+            stdout=regular,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+
+    assert 2 == refused.returncode
+    assert b"refusing to write secrets to a regular file" in refused.stderr
+    assert (0, b"") == (text.returncode, text.stderr)
+    assert b"injector: warning: stdout is a regular file: secret values are being written to disk\n" == as_json.stderr
+
+
+def test_render_dockerconfig_for_an_image_has_the_host_clients_look_up(pulls: list[str]) -> None:
+    hub = injector("render", "dockerconfig", "--image", "nginx", *pulls)
+    team = injector("render", "dockerconfig", "--image", "registry.io/team/app", *pulls)
+    glob = injector("render", "dockerconfig", "--image", "db.corp.example/pg", *pulls)
+    none = injector("render", "dockerconfig", "--image", "quay.io/x", *pulls)
+
+    def users(result: subprocess.CompletedProcess[bytes]) -> dict[str, str]:
+        return {host: entry["username"] for host, entry in json.loads(result.stdout)["auths"].items()}
+
+    assert {"https://index.docker.io/v1/": "hub"} == users(hub)
+    assert {"registry.io": "team"} == users(team)
+    assert {"db.corp.example": "corp"} == users(glob)
+    assert ({}, 0) == (users(none), none.returncode)
+    assert b'no pull secret has a credential for image "quay.io/x"' in none.stderr
+    assert b"" == hub.stderr + team.stderr + glob.stderr
+
+
+def test_render_dockerconfig_merged_warns_of_entries_exact_host_clients_ignore(
+    tmp_path: Path, pulls: list[str]
+) -> None:
+    result = injector("render", "dockerconfig", *pulls)
+
+    where = f"injector: warning: {tmp_path}/secrets/pull.yaml (document 2): Secret/shop/b: data[.dockercfg]"
+    assert ["registry.io/team", "*.corp.example", "registry.io", "https://index.docker.io/v1/"] == list(
+        json.loads(result.stdout)["auths"]
+    )
+    assert [
+        f'{where}: registry entry "registry.io/team" is scoped to a path: the kubelet uses it only for images under '
+        "that path, clients that look hosts up exactly use it for the whole host or not at all; render the config "
+        "of one image with --image",
+        f'{where}: registry entry "*.corp.example" is a glob: only the kubelet expands it, clients look hosts up '
+        "exactly and never use it; render the config of one image with --image",
+    ] == result.stderr.decode().splitlines()
+
+
+def test_check_reports_a_container_image_the_kubelet_cannot_parse(tmp_path: Path) -> None:
+    write_manifests(tmp_path / "pod.yaml", pod({**container(), "image": "registry.io/App"}, container("ok")))
+
+    result = injector("check", "--pod", str(tmp_path / "pod.yaml"))
+
+    assert 1 == result.returncode
+    assert (
+        f"{tmp_path}/pod.yaml: Pod/shop/web-0: spec.containers[0].image: error: InvalidImageName: Failed to apply "
+        'default image tag "registry.io/App": couldn\'t parse image name "registry.io/App": invalid reference '
+        "format: repository name (App) must be lowercase\n"
+    ).encode() == result.stdout

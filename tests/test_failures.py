@@ -23,6 +23,7 @@ COMMANDS = {
     "run --mount": ["run", "{pod}", "--mount", "{mnt}", "--", "true"],
     "render env": ["render", "env", "{pod}"],
     "render dockerconfig": ["render", "dockerconfig", "{pod}"],
+    "render credentials": ["render", "credentials", "--image", "registry.example.com/shop/web", "{pod}"],
     "render files": ["render", "files", "{pod}"],
     "mount": ["mount", "{pod}", "{mnt}"],
     "agent": ["agent", "{pod}", "--mount", "{mnt}", "--wait-timeout", "1"],

@@ -117,7 +117,8 @@ def canaries(tmp_path: Path) -> Canaries:
         secrets / "pull.yaml",
         secret(
             "pull",
-            {".dockerconfigjson": json.dumps({"auths": {"r.example": {"auth": auth}}})},
+            # a glob that matches the container's image (example/app), so every docker config serves it
+            {".dockerconfigjson": json.dumps({"auths": {"*.io": {"auth": auth}}})},
             type="kubernetes.io/dockerconfigjson",
         ),
     )
@@ -195,6 +196,8 @@ def test_tracer_sees_a_write_to_a_regular_file(tmp_path: Path, canaries: Canarie
         pytest.param(["render", "env", "--format", "shell"], id="render-env-shell"),
         pytest.param(["render", "env", "--format", "json"], id="render-env-json"),
         pytest.param(["render", "dockerconfig"], id="render-dockerconfig"),
+        pytest.param(["render", "dockerconfig", "--image", "example/app"], id="render-dockerconfig-image"),
+        pytest.param(["render", "credentials", "--image", "example/app"], id="render-credentials"),
         pytest.param(["render", "files", "--show-values"], id="render-files"),
         pytest.param(["check"], id="check"),
     ],

@@ -2,7 +2,8 @@
 
 Default view: one directory per secret/configMap/projected volume the container mounts, named
 after the volume, holding the kubelet's layout; ``.env`` (the container's env-file) and, when the
-pod has pull secrets, ``.docker/config.json``. Volume names are DNS labels, so the dot-names never
+pod has pull secrets, ``.docker/config.json`` for the container's own image (its registry host with
+the credential the kubelet tries first). Volume names are DNS labels, so the dot-names never
 collide. With ``volume``, the root is that one volume, as the kubelet shows it at its mountPath.
 """
 
@@ -17,6 +18,7 @@ from typing import NamedTuple
 from fuse.tree import DirSpec, FileSpec
 from injector.core.dockerconfig import render_config_json
 from injector.core.envfile import render_env
+from injector.core.pullcredentials import docker_config
 from injector.core.resolve import File, Resolution
 from injector.errors import InjectorWarning, OutputError, Setting, UsageError
 
@@ -82,10 +84,11 @@ def mount_view(
     except OutputError as exc:  # the volumes are still served: only .env cannot be
         view.warnings.append(InjectorWarning((*exc.parts, "; .env is left out of the mount"), obj=exc.obj))
     if resolution.has_pull_secrets:
-        view.files[".docker/config.json"] = FileSpec(
-            render_config_json(resolution.registry_credentials), SECRET_FILE_MODE
-        )
+        # For the container's own image, which the resolution has checked (InvalidImageName is an error).
+        auths, warnings = docker_config(resolution.keyring, resolution.container.image)
+        view.files[".docker/config.json"] = FileSpec(render_config_json(auths), SECRET_FILE_MODE)
         view.dirs[".docker"] = DirSpec(0o700)
+        view.warnings.extend(warnings)
     return view
 
 

@@ -136,6 +136,8 @@ class Container(NamedTuple):
     env: tuple[EnvVar, ...]
     volume_mounts: tuple[VolumeMount, ...]
     at: FieldPath
+    image: str | None = None
+    """The image reference as written (its pull credentials are served per image)."""
 
 
 class ImagePullSecret(NamedTuple):
@@ -442,7 +444,8 @@ def _parse_container(reader: _Reader, raw: object, role: ContainerRole, at: Fiel
                 )
         if volume and path:
             mounts.append(VolumeMount(volume, path, sub_path, mount_at))
-    return Container(name, role, tuple(env_from), tuple(env), tuple(mounts), at)
+    image = reader.string(body.get("image"), at / "image") or None
+    return Container(name, role, tuple(env_from), tuple(env), tuple(mounts), at, image)
 
 
 def _check_descending_path(reader: _Reader, path: str, at: FieldPath) -> None:

@@ -16,14 +16,8 @@ from typing import Literal, NamedTuple, TypeVar
 from injector.core import dockerconfig, names
 from injector.core.expand import expand
 from injector.core.fields import FieldPath, Problems, quoted
-from injector.core.objects import (
-    SECRET,
-    SECRET_TYPE_DOCKERCFG,
-    SECRET_TYPE_DOCKERCONFIGJSON,
-    DataKind,
-    DataObject,
-    ObjectKey,
-)
+from injector.core.keyring import InvalidImageError, Keyring, PullSecretConfig, normalize_image
+from injector.core.objects import SECRET, DataKind, DataObject, ObjectKey
 from injector.core.podspec import Container, DownwardItem, PodSpec, Projection, Volume, VolumeMount
 from injector.core.versions import CURRENT, KubernetesVersion
 from injector.errors import InjectorError, InjectorWarning, ManifestError, ResolutionError
@@ -31,9 +25,10 @@ from injector.errors import InjectorError, InjectorWarning, ManifestError, Resol
 Snapshot = Mapping[ObjectKey, DataObject]
 
 P = TypeVar("P", InjectorError, InjectorWarning)
-Part = Literal["env", "volumes", "credentials"]
-"""What a resolution serves: the environment, the volumes' files, the registry credentials."""
-EVERY_PART: frozenset[Part] = frozenset(("env", "volumes", "credentials"))
+Part = Literal["env", "volumes", "credentials", "image"]
+"""What a resolution serves: the environment, the volumes' files, the registry credentials, and the
+container's image (the mount serves its pull credentials)."""
+EVERY_PART: frozenset[Part] = frozenset(("env", "volumes", "credentials", "image"))
 
 
 class EnvEntry(NamedTuple):
@@ -88,7 +83,8 @@ class Resolution(NamedTuple):
     container: Container
     env: Mapping[str, EnvEntry]
     volumes: tuple[VolumeFiles, ...]
-    registry_credentials: Mapping[str, dockerconfig.Credential]
+    keyring: Keyring
+    """The pull secrets' docker configs in imagePullSecrets order: merged, or looked up per image."""
     errors: tuple[InjectorError, ...]
     warnings: tuple[InjectorWarning, ...]
 
@@ -126,6 +122,7 @@ class _Resolver:
         self.env_problems = Problems(pod.origin, pod.ref)
         self.volume_problems = Problems(pod.origin, pod.ref)
         self.credential_problems = Problems(pod.origin, pod.ref)
+        self.image_problems = Problems(pod.origin, pod.ref)
 
     def lookup(self, kind: DataKind, name: str) -> DataObject | None:
         return self.snapshot.get(ObjectKey(kind.kind, self.pod.namespace, name))
@@ -141,6 +138,7 @@ class _Resolver:
             "env": self.env_problems,
             "volumes": self.volume_problems,
             "credentials": self.credential_problems,
+            "image": self.image_problems,
         }
         errors: list[InjectorError] = []
         warnings: list[InjectorWarning] = []
@@ -361,7 +359,7 @@ class _Resolver:
 
     # -- imagePullSecrets (pkg/credentialprovider/secrets) ---------------------------------------
 
-    def registry_credentials(self) -> dict[str, dockerconfig.Credential]:
+    def keyring(self) -> Keyring:
         problems = self.credential_problems
         configs = []
         missing = []
@@ -371,29 +369,51 @@ class _Resolver:
                 if ObjectKey(SECRET.kind, self.pod.namespace, pull_secret.name) not in self.invalid:
                     missing.append(pull_secret.name)
                 continue
-            if obj.type == SECRET_TYPE_DOCKERCONFIGJSON and obj.data.get(".dockerconfigjson"):
-                parse, key = dockerconfig.parse_dockerconfigjson, ".dockerconfigjson"
-            elif obj.type == SECRET_TYPE_DOCKERCFG and obj.data.get(".dockercfg"):
-                parse, key = dockerconfig.parse_dockercfg, ".dockercfg"
-            else:
+            key = dockerconfig.pull_secret_document(obj.type, obj.data)
+            if key is None:
                 problems.warn(
                     f"Secret {obj.namespace}/{obj.name} is not a usable pull secret (type {obj.type}); ignored",
                     pull_secret.at,
                 )
                 continue
             try:
-                configs.append(parse(obj.data[key]))
+                entries = dockerconfig.parse_document(key, obj.data[key])
             except dockerconfig.DockerConfigError as exc:
                 problems.errors.append(
                     ManifestError(str(exc), source=obj.origin, obj=obj.ref, field=FieldPath.of("data").key(key))
                 )
+                continue
+            configs.append(PullSecretConfig(obj.origin, obj.ref, key, entries))
         if missing:
             problems.warn(
                 f"FailedToRetrieveImagePullSecret: Unable to retrieve some image pull secrets ({', '.join(missing)}); "
                 "attempting to pull the image may not succeed.",
                 FieldPath.of("spec", "imagePullSecrets"),
             )
-        return dockerconfig.merge(configs)
+        keyring = Keyring(tuple(configs))
+        for config, registry, problem in keyring.entry_problems():
+            if problem == "invalid":
+                problems.warnings.append(
+                    InjectorWarning(
+                        f"Entry {quoted(registry)} in dockercfg invalid, ignoring: it does not parse as a URL",
+                        source=config.origin,
+                        obj=config.ref,
+                        field=FieldPath.of("data").key(config.key),
+                    )
+                )
+        return keyring
+
+    def image(self, container: Container) -> None:
+        """The container's image as the kubelet meets it before pulling (its InvalidImageName)."""
+        if container.image is None:
+            return
+        try:
+            normalize_image(container.image)
+        except InvalidImageError as exc:
+            self.image_problems.error(
+                f"InvalidImageName: Failed to apply default image tag {quoted(container.image)}: {exc}",
+                container.at / "image",
+            )
 
 
 def referenced_objects(pod: PodSpec, container: Container | None) -> set[ObjectKey]:
@@ -437,9 +457,10 @@ def resolve_container(
     resolver = _Resolver(pod, snapshot, invalid=invalid, version=version)
     env = resolver.env(container)
     volumes = resolver.volumes(container)
-    credentials = resolver.registry_credentials()
+    keyring = resolver.keyring()
+    resolver.image(container)
     errors, warnings = resolver.outcome(serves)
-    return Resolution(pod, container, env, volumes, credentials, tuple(errors), tuple(warnings))
+    return Resolution(pod, container, env, volumes, keyring, tuple(errors), tuple(warnings))
 
 
 def check_pod(
@@ -455,10 +476,11 @@ def check_pod(
     resolver = _Resolver(pod, snapshot, invalid=invalid, version=version)
     for container in pod.containers:
         resolver.env(container)
+        resolver.image(container)
     for volume in pod.volumes.values():
         if volume.projections:
             resolver.volume_files(volume)
-    resolver.registry_credentials()
+    resolver.keyring()
     errors, warnings = resolver.outcome(EVERY_PART)
     return _once(errors), _once(warnings)
 

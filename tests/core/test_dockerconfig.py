@@ -275,7 +275,7 @@ def test_pull_secrets_merge_in_listed_order_and_missing_one_is_a_warning() -> No
     )
 
     assert [] == list(resolution.errors)
-    assert {"r.io": (b"legacy", b"pw")} == creds(dict(resolution.registry_credentials))
+    assert {"r.io": (b"legacy", b"pw")} == creds(resolution.keyring.merged())
     assert [
         "pod.yaml: Pod/shop/web-0: spec.imagePullSecrets: FailedToRetrieveImagePullSecret: Unable to retrieve some "
         "image pull secrets (missing); attempting to pull the image may not succeed."
@@ -285,7 +285,7 @@ def test_pull_secrets_merge_in_listed_order_and_missing_one_is_a_warning() -> No
 def test_pull_secret_with_wrong_type_is_ignored_with_warning() -> None:
     resolution = resolve(pod(container(), pull_secrets=["opaque"]), secret("opaque", {".dockerconfigjson": "{}"}))
 
-    assert {} == dict(resolution.registry_credentials)
+    assert {} == resolution.keyring.merged()
     assert "is not a usable pull secret" in str(resolution.warnings[0])
 
 
