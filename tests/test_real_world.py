@@ -101,7 +101,7 @@ CASES = [
     Case("env-configmap", f"{DOCS}/configmap/env-configmap.yaml", exit_code=1),
     Case("redis-pod", f"{DOCS}/pods/config/redis-pod.yaml", (f"{DOCS}/pods/config/example-redis-config.yaml",)),
     Case("init-containers", f"{DOCS}/pods/init-containers.yaml"),
-    Case("private-reg-pod", f"{DOCS}/pods/private-reg-pod.yaml"),
+    Case("private-reg-pod", f"{DOCS}/pods/private-reg-pod.yaml", exit_code=1),  # <your-private-image>: InvalidImageName
     # Projected volumes.
     Case("projected", f"{STORAGE}/projected.yaml", exit_code=1),
     Case(
