@@ -73,6 +73,7 @@ def check_tls(
 def check_ssh_private_key(data: bytes, *, where: str = "") -> str:
     """The key's algorithm (``ssh-ed25519``...), if ``data`` is an unencrypted SSH private key in OpenSSH
     or PEM format, as git and Flux/Argo read ``ssh-privatekey``; ManifestError otherwise."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 
@@ -81,7 +82,7 @@ def check_ssh_private_key(data: bytes, *, where: str = "") -> str:
             key = serialization.load_ssh_private_key(data, password=None)
         else:
             key = serialization.load_pem_private_key(data, password=None)  # type: ignore[assignment]
-    except TypeError:
+    except (TypeError, UnsupportedAlgorithm):  # an encrypted OpenSSH key asks for bcrypt first
         raise ManifestError(
             "the SSH key is passphrase-protected: git and the controllers that read ssh-auth Secrets need it without",
             source=where,

@@ -9,44 +9,50 @@ from __future__ import annotations
 import os
 import sys
 import termios
-from typing import TextIO
 
 from injector.core.manifest import MAX_MANIFEST_BYTES
 from injector.errors import SourceError, UsageError
 
 
 class Terminal:
-    """The controlling terminal, open for reading and writing."""
+    """The controlling terminal, open for reading and writing (unbuffered: nothing of an answer lingers
+    in a buffer of this process longer than needed)."""
 
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
 
     @classmethod
     def open(cls) -> Terminal | None:
         """The controlling terminal, or None when there is none (a pipeline, CI, a service)."""
         try:
-            fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+            return cls(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC))
         except OSError:
             return None
-        return cls(open(fd, "r+", encoding="utf-8", errors="replace", buffering=1))
 
     def close(self) -> None:
-        self._stream.close()
+        os.close(self._fd)
+
+    def _write(self, text: str) -> None:
+        data = text.encode("utf-8")
+        while data:
+            data = data[os.write(self._fd, data) :]
 
     def say(self, text: str) -> None:
-        self._stream.write(text + "\n")
-        self._stream.flush()
+        self._write(text + "\n")
 
     def _read_line(self) -> str:
-        line = self._stream.readline()
-        if not line:
-            raise KeyboardInterrupt  # end of input at a prompt: the user gave up
-        return line.rstrip("\n").rstrip("\r")
+        line = bytearray()
+        while True:
+            char = os.read(self._fd, 1)
+            if not char:
+                raise KeyboardInterrupt  # end of input at a prompt: the user gave up
+            if char == b"\n":
+                return line.decode("utf-8", "replace").rstrip("\r")
+            line += char
 
     def ask(self, label: str) -> str:
         """A name, shown as typed."""
-        self._stream.write(f"{label}: ")
-        self._stream.flush()
+        self._write(f"{label}: ")
         return self._read_line().strip()
 
     def ask_secret(self, label: str, *, twice: bool = True) -> bytes:
@@ -58,19 +64,17 @@ class Terminal:
             self.say("the two entries differ; again")
 
     def _hidden(self, prompt: str) -> str:
-        fd = self._stream.fileno()
-        self._stream.write(prompt)
-        self._stream.flush()
-        old = termios.tcgetattr(fd)
-        new = termios.tcgetattr(fd)
+        old = termios.tcgetattr(self._fd)
+        new = termios.tcgetattr(self._fd)
         new[3] &= ~termios.ECHO
         try:
-            termios.tcsetattr(fd, termios.TCSAFLUSH, new)
+            # Echo off before the prompt shows (as getpass does): nothing typed after it is echoed.
+            termios.tcsetattr(self._fd, termios.TCSAFLUSH, new)
+            self._write(prompt)
             return self._read_line()
         finally:
-            termios.tcsetattr(fd, termios.TCSAFLUSH, old)
-            self._stream.write("\n")
-            self._stream.flush()
+            termios.tcsetattr(self._fd, termios.TCSAFLUSH, old)
+            self._write("\n")
 
     def confirm(self, question: str) -> bool:
         """``question [y/N]``: only y or yes is a yes."""
