@@ -747,3 +747,28 @@ def test_delete_from_a_file_of_several_keeps_the_others(tmp_path: Path, keys: Ke
     assert 0 == result.returncode, result.stderr
     left = list(yaml.safe_load_all(age_decrypt(out, keys.identity)))
     assert ["b"] == [doc["metadata"]["name"] for doc in left]
+
+
+def test_the_editor_runs_without_core_dumps(tmp_path: Path, keys: Keys, sealed: Path) -> None:
+    report = tmp_path / "limits"
+    editor = script_editor(
+        tmp_path, f"import resource\nopen({str(report)!r}, 'w').write(str(resource.getrlimit(resource.RLIMIT_CORE)))\n"
+    )
+    result = secret_cli("edit", str(sealed), "--age-identity", str(keys.identity), env={"EDITOR": editor})
+
+    assert 0 == result.returncode, result.stderr
+    assert "(0, 0)" == report.read_text()
+
+
+def test_vim_is_started_with_its_swap_backup_undo_and_viminfo_files_off() -> None:
+    from injector.shell.editor import editor_argv
+
+    argv, known = editor_argv(["vim", "-c", "x"], "/proc/self/fd/5")
+    nano, nano_known = editor_argv(["nano"], "/proc/self/fd/5")
+    other, other_known = editor_argv(["code", "--wait"], "/proc/self/fd/5")
+
+    assert known and nano_known and not other_known
+    assert ["vim", "-n", "-i", "NONE", "--cmd", "set nobackup nowritebackup noundofile noswapfile"] == argv[:6]
+    assert ["-c", "x", "/proc/self/fd/5"] == argv[-3:]
+    assert ["nano", "--ignorercfiles", "/proc/self/fd/5"] == nano
+    assert ["code", "--wait", "/proc/self/fd/5"] == other

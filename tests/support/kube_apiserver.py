@@ -535,7 +535,9 @@ class _Handler(BaseHTTPRequestHandler):
                 else:
                     self._send(200, self.api._save(resource, namespace, body, existing))
             else:
-                preconditions = (json.loads(self.body or b"{}").get("preconditions")) or {}
+                options = json.loads(self.body or b"{}")
+                preconditions = options.get("preconditions") or {}
+                dry_run = dry_run or "All" in (options.get("dryRun") or [])  # DeleteOptions may carry it
                 meta = existing["metadata"]
                 if preconditions.get("uid") and preconditions["uid"] != meta["uid"]:
                     self._send(
