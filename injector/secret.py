@@ -553,6 +553,8 @@ def updated_body(raw: Mapping[str, Any], spec: SecretSpec) -> dict[str, Any]:
 
 
 def edit(settings: SecretSettings, reporter: Reporter, terminal: Terminal | None) -> int:
+    if settings.kube and (settings.recipients or settings.recipients_files):
+        raise UsageError("--age-recipient is for FILE.age, not --kube")
     if settings.kube:
         return _edit_in_clusters(settings, reporter, terminal)
     assert settings.file is not None
@@ -632,7 +634,7 @@ def edit_yaml(
         body_text = "".join(line for line in text.splitlines(keepends=True) if not line.startswith(ERROR_PREFIX))
         try:
             after = _parse_edited(body_text, spec, namespace)
-            new_recipients = read_recipients(body_text) if recipients or read_recipients(body_text) else []
+            new_recipients = read_recipients(body_text)
             if not settings.kube and not new_recipients:
                 raise UsageError("no # age-recipient: lines left: the file would be readable by nobody")
             for warning in check_values(after, datetime.datetime.now(datetime.UTC), "the edited Secret"):
