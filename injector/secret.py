@@ -56,6 +56,7 @@ from injector.errors import (
     InjectorError,
     ManifestError,
     NotConfirmedError,
+    OutputError,
     SourceError,
     UsageError,
 )
@@ -115,10 +116,6 @@ class Asker:
         return self.terminal.ask_secret(label)
 
 
-def _read_value_file(path: str) -> bytes:
-    return read_bytes(path)
-
-
 def _password(settings: SecretSettings, asker: Asker) -> bytes:
     if settings.password_stdin and settings.prompt_password:
         raise UsageError("--password-stdin and --prompt: choose one")
@@ -140,7 +137,7 @@ def gather(settings: SecretSettings, terminal: Terminal | None, reporter: Report
         sources: list[tuple[str, bytes, str]] = []
         for spec in settings.from_files:
             key, path = file_key(spec)
-            sources.append((key, _read_value_file(path), f"--from-file {path}"))
+            sources.append((key, read_bytes(path), f"--from-file {path}"))
         for path in settings.from_env_files:
             sources += [
                 (key, value, f"--from-env-file {path}") for key, value in parse_env_file(read_bytes(path), path)
@@ -329,7 +326,7 @@ def create(settings: SecretSettings, reporter: Reporter, terminal: Terminal | No
         except FileExistsError:
             raise ConflictError("exists already: edit it, or delete it first", source=settings.output) from None
         except OSError as exc:
-            raise UsageError(f"cannot write: {exc.strerror}", source=settings.output) from None
+            raise OutputError(f"cannot write: {exc.strerror}", source=settings.output) from None
         reporter.say(
             f"wrote Secret {namespace}/{settings.name} to {settings.output}, "
             f"encrypted to {len(recipients)} recipient(s)"
@@ -372,6 +369,10 @@ def refusal(api: Any, exc: Exception, verb: str, namespace: str, name: str) -> I
     message = exc.message
     if exc.code == 409:
         return ConflictError(message, source=where, obj=f"Secret/{namespace}/{name}")
+    if exc.code == 404 and verb in ("update", "delete"):
+        return ConflictError(
+            "deleted since it was read: nothing written", source=where, obj=f"Secret/{namespace}/{name}"
+        )
     if exc.code in (400, 422):
         return ManifestError(f"refused: {message}", source=where, obj=f"Secret/{namespace}/{name}")
     if exc.code == 403:
@@ -470,11 +471,13 @@ async def _apply(
     for write in writes:
         try:
             await write.call(False)
-        except ApiRefusalError as exc:
-            error = refusal(write.api, exc, write.verb, namespace, name)
+        except (ApiRefusalError, InjectorError) as exc:
+            # Accepted by the dry run, refused now (a change in between, a server gone): say how far it got.
             if done:
-                reporter.say(f"already written: {', '.join(done)}")
-            raise error from None
+                reporter.say(f"written before this failure: context {', '.join(done)}")
+            if isinstance(exc, InjectorError):
+                raise
+            raise refusal(write.api, exc, write.verb, namespace, name) from None
         done.append(write.api.label)
         verb = {"create": "created", "update": "updated", "delete": "deleted"}[write.verb]
         reporter.say(f"{verb} Secret {namespace}/{name} in context {write.api.label} ({write.api.server})")
@@ -581,7 +584,7 @@ def edit(settings: SecretSettings, reporter: Reporter, terminal: Terminal | None
     try:
         write_file_atomically(settings.file, ciphertext, replace=True)
     except OSError as exc:
-        raise UsageError(f"cannot write: {exc.strerror}", source=settings.file) from None
+        raise OutputError(f"cannot write: {exc.strerror}", source=settings.file) from None
     reporter.say(
         f"updated Secret {after.namespace}/{after.name} in {settings.file}, "
         f"encrypted to {len(new_recipients)} recipient(s)"
@@ -798,14 +801,17 @@ def delete(settings: SecretSettings, reporter: Reporter, terminal: Terminal | No
         return 0
     recipients = file_recipients(settings, path, data, text) if rest else []
     confirm(settings, terminal, what)
-    if rest:
-        import yaml
+    try:
+        if rest:
+            import yaml
 
-        body = yaml.safe_dump_all([doc.body for doc in rest], sort_keys=False, allow_unicode=True, width=1 << 20)
-        plain = (recipients_header(recipients) + body).encode("utf-8")
-        write_file_atomically(path, encrypted(plain, recipients), replace=True)
-    else:
-        os.unlink(path)
+            body = yaml.safe_dump_all([doc.body for doc in rest], sort_keys=False, allow_unicode=True, width=1 << 20)
+            plain = (recipients_header(recipients) + body).encode("utf-8")
+            write_file_atomically(path, encrypted(plain, recipients), replace=True)
+        else:
+            os.unlink(path)
+    except OSError as exc:
+        raise OutputError(f"cannot write: {exc.strerror}", source=path) from None
     reporter.say(f"deleted {what}")
     return 0
 

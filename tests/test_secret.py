@@ -772,3 +772,50 @@ def test_vim_is_started_with_its_swap_backup_undo_and_viminfo_files_off() -> Non
     assert ["-c", "x", "/proc/self/fd/5"] == argv[-3:]
     assert ["nano", "--ignorercfiles", "/proc/self/fd/5"] == nano
     assert ["code", "--wait", "/proc/self/fd/5"] == other
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["edit", "{dir}/plain.yaml"], 2, "{dir}/plain.yaml: not an encrypted manifest (FILE.age)"),
+        (["edit", "{sealed}"], 2, "{sealed}: decrypting it needs --age-identity"),
+        (["edit", "{sealed}", "--age-identity", "{dir}/other.txt"], 5, "{sealed}: cannot decrypt age file: "),
+        (["get", "db", "--kube", "--kubeconfig", "{dir}/none"], 5, "kubeconfig: cannot load Kubernetes configuration"),
+        (
+            ["get", "db", "--kube", "--kubeconfig", "{dir}/unreachable"],
+            5,
+            "context test (http://127.0.0.1:9): cannot reach the API server: Connection refused",
+        ),
+        (["delete", "other", "--file", "{sealed}", "--age-identity", "{key}", "--yes"], 5, "no Secret default/other"),
+        (
+            ["create", "generic", "x", "--from-stdin", "k", "-o", "{dir}/none/x.yaml.age", "-r", "{recipient}"],
+            6,
+            "{dir}/none/x.yaml.age: cannot write: No such file or directory",
+        ),
+        (["edit", "{sealed}", "--age-identity", "{key}"], 127, "/nonexistent/vim: command not found"),
+    ],
+)
+def test_failures_are_one_line_without_a_traceback(  # noqa: PLR0917 - fixtures and the table's columns
+    tmp_path: Path, keys: Keys, sealed: Path, canary: str, args: list[str], code: int, message: str
+) -> None:
+    (tmp_path / "plain.yaml").write_text("kind: Secret\n")
+    new_age_key(tmp_path / "other.txt")
+    (tmp_path / "unreachable").write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "test",
+                "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:9"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "test", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
+    fill = {"dir": str(tmp_path), "sealed": str(sealed), "key": str(keys.identity), "recipient": keys.recipient}
+    result = secret_cli(*[arg.format(**fill) for arg in args], input=b"v", env={"EDITOR": "/nonexistent/vim"})
+
+    assert code == result.returncode, result.stderr
+    assert 1 == len(result.stderr.splitlines()), result.stderr
+    assert message.format(**fill).encode() in result.stderr
+    assert_no_traceback(result.stderr, canary)

@@ -377,3 +377,17 @@ def test_several_contexts_are_refused_where_failover_is_not_there_yet(tmp_path: 
 
     assert 2 == result.returncode
     assert b"several --context: only check compares clusters" in result.stderr
+
+
+def test_a_write_failing_after_the_dry_runs_says_how_far_it_got(clusters: Clusters) -> None:
+    clusters.servers["b"].faults.fail_writes = 500
+
+    result = secret_cli("create", "generic", "db", "--from-stdin", "k", *clusters.args("a", "b"), input=b"v")
+
+    assert 5 == result.returncode
+    assert [
+        f"injector: created Secret shop/db in context a ({clusters.servers['a'].url})",
+        "injector: written before this failure: context a",
+        f"injector: context b ({clusters.servers['b'].url}): API error 500 (InternalError) on create shop/db",
+    ] == result.stderr.decode().splitlines()
+    assert ({"k": b"v"}, None) == (clusters.stored("a"), clusters.stored("b"))

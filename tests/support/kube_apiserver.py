@@ -96,6 +96,8 @@ class Faults:
     fail_next: list[int] = field(default_factory=list)
     """Status codes for the next requests (500, 429...), one per request."""
     delay: float = 0.0
+    fail_writes: int | None = None
+    """A status code for every write that is not a dry run (storage failing after validation passed)."""
 
 
 class Store:
@@ -353,6 +355,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.api.requests.append((method, self.path, account.user if account else ""))
         if self.api.faults.delay:
             time.sleep(self.api.faults.delay)
+        dry = "dryRun=All" in url.query or b'"dryRun": ["All"]' in self.body
+        if self.api.faults.fail_writes and method in ("POST", "PUT", "DELETE") and not dry:
+            code = self.api.faults.fail_writes
+            self._send(code, status(code, "InternalError", f"injected fault {code} on a write"))
+            return
         if self.api.faults.fail_next:
             code = self.api.faults.fail_next.pop(0)
             reason = {429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable"}.get(
