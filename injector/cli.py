@@ -61,14 +61,14 @@ COMMAND_EXIT_CODES = {
     "mount": (0, 2, 3, 4, 5, 6, 70),
     "agent": (0, 2, 3, 4, 5, 6, 70),
     "check": (0, 1, 2, 70),
-    "secret": (0, 1, 2, 3, 5, 6, 7, 8, 70),
+    "secret": (0, 1, 2, 3, 5, 6, 7, 8, 70, 126, 127),
 }
 
 
 def _epilog(command: str) -> str:
     lines = [f"  {code:<4} {EXIT_CODES[code]}" for code in COMMAND_EXIT_CODES[command]]
     if command == "secret":
-        lines[1] = "  1    edit: the editor failed or the edit was abandoned"
+        lines[1] = "  1    edit: the editor exited with a failure (nothing was changed)"
     if command == "run":
         lines.insert(0, "  the command's own status (128+N when signal N ended it), or:")
     return "exit codes:\n" + "\n".join(lines)
