@@ -71,6 +71,7 @@ EDIT_HELP = (
     "# Edit the Secret below: text values are under stringData, others base64 under data.\n"
     "# Save and quit to apply; quit without saving to cancel. This text is only in memory.\n"
 )
+RECIPIENTS_HELP = "# The file is re-encrypted to the age-recipient lines (public keys): edit them to re-key.\n"
 ERROR_PREFIX = "# ERROR: "
 
 
@@ -625,7 +626,8 @@ def edit_yaml(
     saved again unchanged, the errors stand."""
     from injector.shell.editor import edit_in_memory
 
-    original = EDIT_HELP + manifest_text(secret_body(spec, readable=True), recipients).decode("utf-8")
+    help_text = EDIT_HELP + (RECIPIENTS_HELP if recipients else "")
+    original = help_text + manifest_text(secret_body(spec, readable=True), recipients).decode("utf-8")
     shown = original
     errors: list[InjectorError] = []
     while True:

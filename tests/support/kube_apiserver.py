@@ -760,7 +760,8 @@ def _invalid(kind: str, name: str, body: dict[str, Any], existing: dict[str, Any
             causes.append(("data", "Forbidden: field is immutable when `immutable` is set"))
     if not causes:
         return None
-    message = f'Secret "{name}" is invalid: ' + ", ".join(f"{field}: {detail}" for field, detail in causes)
+    listed = ", ".join(f"{field}: {detail}" for field, detail in causes)
+    message = f'Secret "{name}" is invalid: ' + (f"[{listed}]" if len(causes) > 1 else listed)  # as ToAggregate
     return status(
         422,
         "Invalid",
