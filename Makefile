@@ -4,8 +4,10 @@ PYTHON    ?= python3
 BIN       := $(VENV)/bin
 # System packages: FUSE (pyfuse3 builds against libfuse3), and the real tools the tests use:
 # age (encrypt fixtures), skopeo + docker-registry + htpasswd (pull-secret test), strace; kubectl (Debian's
-# kubernetes-client, unless a kubectl is already there) against the stand-in API server.
-APT_PACKAGES := fuse3 libfuse3-dev pkg-config gcc patch python3-venv age skopeo docker-registry apache2-utils strace
+# kubernetes-client, unless a kubectl is already there) against the stand-in API server; vim and nano
+# (secret edit runs the real editors), ssh-keygen (openssh-client).
+APT_PACKAGES := fuse3 libfuse3-dev pkg-config gcc patch python3-venv age skopeo docker-registry apache2-utils strace \
+                vim nano openssh-client
 
 .PHONY: demo test lint system-deps venv clean bench
 

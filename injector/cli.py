@@ -52,6 +52,8 @@ EXIT_CODES = {
     4: "a reference does not resolve (the kubelet's CreateContainerConfigError)",
     5: "a source cannot be read, decrypted or reached",
     6: "the result cannot be written in the format asked",
+    7: "secret: a conflict: the Secret exists already, or changed since it was read (nothing overwritten)",
+    8: "secret delete: not confirmed",
     70: "internal error (a bug in injector)",
     126: "the command cannot be executed",
     127: "the command is not found",
@@ -62,11 +64,14 @@ COMMAND_EXIT_CODES = {
     "mount": (0, 2, 3, 4, 5, 6, 70),
     "agent": (0, 2, 3, 4, 5, 6, 70),
     "check": (0, 1, 2, 70),
+    "secret": (0, 1, 2, 3, 5, 6, 7, 8, 70, 126, 127),
 }
 
 
 def _epilog(command: str) -> str:
     lines = [f"  {code:<4} {EXIT_CODES[code]}" for code in COMMAND_EXIT_CODES[command]]
+    if command == "secret":
+        lines[1] = "  1    edit: the editor exited with a failure (nothing was changed)"
     if command == "run":
         lines.insert(0, "  the command's own status (128+N when signal N ended it), or:")
     return "exit codes:\n" + "\n".join(lines)
@@ -137,7 +142,12 @@ def _common(parser: argparse.ArgumentParser, *, pod_option: bool = True) -> None
     parser.add_argument(
         "--kubeconfig", metavar="FILE", help="kubeconfig for --kube (default: in-cluster, $KUBECONFIG, ~/.kube/config)"
     )
-    parser.add_argument("--context", metavar="NAME", help="kubeconfig context for --kube")
+    parser.add_argument(
+        "--context",
+        action="append",
+        metavar="NAME",
+        help="kubeconfig context for --kube (check: repeat it to compare clusters)",
+    )
     parser.add_argument(
         "--kubelet-version",
         default=str(CURRENT),
@@ -278,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--listen", metavar="[HOST]:PORT", help="serve /healthz, /readyz and /metrics")
     _mount_options(agent, for_run=False, watch=False)  # the agent always follows its sources
 
+    _secret_parser(commands)
+
     check = commands.add_parser(
         "check",
         help="list every problem of the pod (or of one container); exit 1 if any is an error",
@@ -285,6 +297,151 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(check)
     return parser
+
+
+def _secret_parser(commands: Any) -> None:
+    """``injector secret create|edit|get|delete``: write Secrets as the consoles' wizards do."""
+    secret = commands.add_parser(
+        "secret",
+        help="write Secrets (wizard per type, edit, delete) as age-encrypted manifests or into clusters",
+        epilog=_epilog("secret"),
+    )
+    actions = secret.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def common(parser: argparse.ArgumentParser, *, destination: bool, identity: bool) -> None:
+        parser.add_argument(
+            "--namespace",
+            "-n",
+            metavar="NS",
+            help="the Secret's namespace (default: the context's with --kube, else default)",
+        )
+        parser.add_argument(
+            "--kube", action="store_true", help="in the cluster(s) of --context (by the Kubernetes API)"
+        )
+        parser.add_argument(
+            "--kubeconfig", metavar="FILE", help="kubeconfig for --kube (default: $KUBECONFIG, ~/.kube/config)"
+        )
+        parser.add_argument(
+            "--context",
+            action="append",
+            metavar="NAME",
+            help="kubeconfig context (repeatable: every cluster, dry-run first)",
+        )
+        if identity:
+            parser.add_argument(
+                "--age-identity",
+                action="append",
+                metavar="FILE",
+                help="age identity file to decrypt FILE.age (repeatable; default $INJECTOR_AGE_IDENTITY)",
+            )
+        if destination:
+            parser.add_argument(
+                "--age-recipient",
+                "-r",
+                dest="recipients",
+                action="append",
+                metavar="R",
+                help="encrypt to this age recipient (age1... or an SSH public key; repeatable)",
+            )
+            parser.add_argument(
+                "--age-recipients-file",
+                "-R",
+                dest="recipients_files",
+                action="append",
+                metavar="FILE",
+                help="encrypt to the recipients in FILE (one a line, as age -R)",
+            )
+            parser.add_argument(
+                "--dry-run",
+                action="store_true",
+                help="show what would change, by key and sha256 fingerprint; write nothing",
+            )
+
+    create = actions.add_parser(
+        "create", help="a new Secret, from files, stdin or the terminal", epilog=_epilog("secret")
+    )
+    kinds = create.add_subparsers(dest="kind", required=True, metavar="TYPE")
+    helps = {
+        "generic": "Opaque (or --type) from files, an env-file, stdin or prompts",
+        "tls": "kubernetes.io/tls from a PEM certificate and its key",
+        "docker-registry": "kubernetes.io/dockerconfigjson for one registry",
+        "basic-auth": "kubernetes.io/basic-auth: username and password",
+        "ssh-auth": "kubernetes.io/ssh-auth from an SSH private key",
+    }
+    for kind, text in helps.items():
+        sub = kinds.add_parser(kind, help=text, epilog=_epilog("secret"))
+        sub.add_argument("name", metavar="NAME", help="the Secret's name")
+        common(sub, destination=True, identity=False)
+        sub.add_argument(
+            "--output", "-o", metavar="FILE.age", help="write an age-encrypted manifest (needs --age-recipient)"
+        )
+        sub.add_argument("--label", dest="labels", action="append", metavar="K=V", help="a label (repeatable)")
+        sub.add_argument("--annotation", dest="annotations", action="append", metavar="K=V", help="an annotation")
+        sub.add_argument("--immutable", action="store_true", help="immutable: true (the API refuses any later change)")
+        if kind == "generic":
+            sub.add_argument("--type", dest="secret_type", metavar="TYPE", help="a custom type (default Opaque)")
+            sub.add_argument(
+                "--from-file", dest="from_files", action="append", metavar="[KEY=]PATH", help="a key from a file"
+            )
+            sub.add_argument(
+                "--from-env-file",
+                dest="from_env_files",
+                action="append",
+                metavar="PATH",
+                help="KEY=VALUE lines, as kubectl",
+            )
+            sub.add_argument("--from-stdin", metavar="KEY", help="a key whose value is all of standard input")
+            sub.add_argument(
+                "--prompt",
+                dest="prompt_keys",
+                action="append",
+                metavar="KEY",
+                help="ask for this key's value (no echo)",
+            )
+        elif kind == "tls":
+            sub.add_argument("--cert", metavar="PATH", help="PEM certificate (chain), the leaf first")
+            sub.add_argument("--key", metavar="PATH", help="its PEM private key (unencrypted)")
+        elif kind == "ssh-auth":
+            sub.add_argument("--ssh-key", metavar="PATH", help="SSH private key (OpenSSH or PEM, no passphrase)")
+            sub.add_argument("--known-hosts", metavar="PATH", help="also a known_hosts key (for git over SSH)")
+        else:
+            if kind == "docker-registry":
+                sub.add_argument("--server", metavar="HOST", help="the registry (host[:port]), as in image names")
+                sub.add_argument("--email", metavar="E", help="an email, for old registries")
+                sub.add_argument("--verify", action="store_true", help="log in to the registry's /v2/ first")
+            sub.add_argument("--username", metavar="U", help="the user name")
+            sub.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+            sub.add_argument("--prompt", dest="prompt_password", action="store_true", help="ask for the password")
+
+    edit = actions.add_parser(
+        "edit", help="change a Secret in $EDITOR (in memory) or key by key", epilog=_epilog("secret")
+    )
+    edit.add_argument("target", metavar="FILE.age|NAME", help="an encrypted manifest, or with --kube the Secret's name")
+    common(edit, destination=True, identity=True)
+    edit.add_argument(
+        "--set", dest="set_keys", action="append", metavar="KEY", help="set KEY (value from stdin or asked)"
+    )
+    edit.add_argument("--set-file", dest="set_files", action="append", metavar="KEY=PATH", help="set KEY from a file")
+    edit.add_argument("--unset", dest="unset_keys", action="append", metavar="KEY", help="remove KEY")
+
+    get = actions.add_parser(
+        "get", help="type, keys, sizes and sha256 fingerprints (never values)", epilog=_epilog("secret")
+    )
+    get.add_argument("target", metavar="FILE.age|NAME", help="an encrypted manifest, or with --kube the Secret's name")
+    common(get, destination=False, identity=True)
+
+    delete = actions.add_parser("delete", help="delete a Secret (asks first)", epilog=_epilog("secret"))
+    delete.add_argument("name", metavar="NAME", help="the Secret's name")
+    common(delete, destination=True, identity=True)
+    delete.add_argument("--file", metavar="FILE.age", help="delete it from this encrypted manifest")
+    delete.add_argument("--yes", "-y", action="store_true", help="do not ask (needed without a terminal)")
+
+
+def _secret(settings: Settings, reporter: Reporter) -> int:
+    from injector.secret import run_secret
+
+    assert settings.secret is not None
+    return run_secret(settings.secret, reporter)
 
 
 def _run(settings: Settings, reporter: Reporter) -> int:
@@ -344,6 +501,7 @@ COMMANDS: dict[str, Callable[[Settings, Reporter], int]] = {
     "check": _check,
     "mount": _mount,
     "agent": _agent,
+    "secret": _secret,
 }
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from injector.core.envfile import as_environ
 from injector.core.resolve import Part, Resolution
-from injector.errors import CombinedError, InjectorError, InjectorWarning, UsageError
+from injector.errors import CombinedError, InjectorError, InjectorWarning, ManifestError, UsageError
 from injector.inputs import ApiObjects, Inputs, fetch_api, plan, read_inputs, read_pod, resolve, without_errors
 from injector.inputs import check as check_inputs
 from injector.settings import MountSettings, RunSettings, Settings
@@ -145,10 +145,13 @@ def render(settings: Settings, reporter: Reporter) -> int:
 
 
 def check(settings: Settings, reporter: Reporter) -> int:
-    """``injector check``: every problem on stdout, one per line; 1 if any is an error."""
+    """``injector check``: every problem on stdout, one per line; 1 if any is an error. With several
+    ``--context``, the clusters are compared too (the first is the one resolved against)."""
     try:
         inputs, api = read_once(settings, whole_pod=True)
         errors, warnings = check_inputs(inputs, settings.inputs, api)
+        if len(settings.inputs.kube_contexts) > 1:
+            errors += cluster_drift(settings, inputs, api)
     except InjectorError as exc:
         for error in exc.errors if isinstance(exc, CombinedError) else (exc,):
             print(_located(error, "error", reporter))
@@ -158,6 +161,43 @@ def check(settings: Settings, reporter: Reporter) -> int:
     for warning in warnings:
         print(_located(warning, "warning", reporter))
     return 1 if errors else 0
+
+
+def cluster_drift(settings: Settings, inputs: Inputs, first: ApiObjects | None) -> list[InjectorError]:
+    """Every referenced Secret and ConfigMap compared across the clusters of ``--context``, by key and
+    sha256: one error per differing key, naming the first context and the other. Objects a cluster
+    could not give (forbidden, unreachable) are errors of their own."""
+    from injector.core.authoring import drift
+    from injector.core.objects import DATA_KINDS
+
+    contexts = settings.inputs.kube_contexts
+    keys = sorted(plan(inputs))
+    fetched = [first] + [run_trio(partial(fetch_api, kube, keys)) for kube in contexts[1:]]
+    labels = [kube.context or "(current)" for kube in contexts]
+    problems: list[InjectorError] = []
+    for objects in fetched[1:]:
+        assert objects is not None
+        problems += objects.errors
+    for key in keys:
+        sides = []
+        for label, objects in zip(labels, fetched, strict=True):
+            assert objects is not None
+            obj = objects.objects.get(key)
+            sides.append((label, obj.data if obj is not None else None))
+        if all(side is None for _, side in sides) or any(key in objects.invalid for objects in fetched if objects):
+            continue
+        problems += drift(f"{key.kind}/{key.namespace}/{key.name}", "data", sides)
+        types = {
+            label: objects.objects[key].type
+            for label, objects in zip(labels, fetched, strict=True)
+            if objects and key in objects.objects
+        }
+        if key.kind == DATA_KINDS["Secret"].kind and len(set(types.values())) > 1:
+            listed = ", ".join(f"context {label} has {kind}" for label, kind in types.items())
+            problems.append(
+                ManifestError(f"differs: {listed}", obj=f"{key.kind}/{key.namespace}/{key.name}", field="type")
+            )
+    return problems
 
 
 def _located(problem: InjectorError | InjectorWarning, severity: str, reporter: Reporter) -> str:

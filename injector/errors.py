@@ -8,6 +8,8 @@
         ├── ResolutionError  a reference does not resolve (missing secret/key)   (exit 4)
         ├── SourceError      a source cannot be read, decrypted or reached       (exit 5)
         ├── OutputError      the result cannot be rendered as asked              (exit 6)
+        ├── ConflictError    a write would overwrite what changed or exists      (exit 7)
+        ├── NotConfirmedError     a deletion was not confirmed                        (exit 8)
         └── CommandError     the command to run cannot be executed / is not found (126/127)
 
 Messages are built from names, keys and paths only. A message may point at a setting the user can
@@ -118,6 +120,19 @@ class OutputError(InjectorError):
     """The resolved result cannot be represented in the requested output."""
 
     exit_code = 6
+
+
+class ConflictError(InjectorError):
+    """A write found the object already there (create) or changed since it was read (edit): nothing was
+    overwritten."""
+
+    exit_code = 7
+
+
+class NotConfirmedError(InjectorError):
+    """The user answered no (or nothing) to a deletion."""
+
+    exit_code = 8
 
 
 class CommandError(InjectorError):

@@ -70,6 +70,13 @@ def kube_settings(
     )
 
 
+def kube_contexts(
+    environ: Mapping[str, str], *, kubeconfig: str | None = None, contexts: tuple[str, ...] = ()
+) -> tuple[KubeSettings, ...]:
+    """One KubeSettings per ``--context`` (in the order given; the current context when none is)."""
+    return tuple(kube_settings(environ, kubeconfig=kubeconfig, context=context) for context in contexts or (None,))
+
+
 class InputSettings(NamedTuple):
     """What to read: the pod, the sources of Secrets and ConfigMaps, and how to resolve."""
 
@@ -83,7 +90,9 @@ class InputSettings(NamedTuple):
     version: KubernetesVersion = CURRENT
     """Whose rules apply where Kubernetes changed them (``--kubelet-version``)."""
     kube: KubeSettings | None = None
-    """Also fetch the referenced objects from the Kubernetes API."""
+    """Also fetch the referenced objects from the Kubernetes API (the first ``--context``)."""
+    kube_contexts: tuple[KubeSettings, ...] = ()
+    """Every ``--context`` given: ``check`` compares their clusters (the first is ``kube``)."""
 
     @property
     def watched_paths(self) -> tuple[str, ...]:
@@ -176,12 +185,125 @@ class Settings(NamedTuple):
     run: RunSettings | None = None
     render: RenderSettings | None = None
     agent: AgentSettings | None = None
+    secret: SecretSettings | None = None
+
+
+class SecretSettings(NamedTuple):
+    """``injector secret ACTION``: what to write, from where, to where. Values are never settings:
+    they are read from files, stdin or the terminal by the command."""
+
+    action: str
+    """``create``, ``edit``, ``get`` or ``delete``."""
+    name: str | None = None
+    """The Secret's name (create, delete, and edit/get with ``--kube``)."""
+    kind: str | None = None
+    """create: ``generic``, ``tls``, ``docker-registry``, ``basic-auth`` or ``ssh-auth``."""
+    namespace: str | None = None
+    """``-n``; None: the context's namespace with ``--kube``, else default."""
+    file: str | None = None
+    """edit/get: the age-encrypted manifest; delete: ``--file``."""
+    secret_type: str | None = None
+    from_files: tuple[str, ...] = ()
+    from_env_files: tuple[str, ...] = ()
+    from_stdin: str | None = None
+    prompt_keys: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    annotations: tuple[str, ...] = ()
+    immutable: bool = False
+    cert: str | None = None
+    key: str | None = None
+    server: str | None = None
+    username: str | None = None
+    email: str | None = None
+    password_stdin: bool = False
+    prompt_password: bool = False
+    verify: bool = False
+    ssh_key: str | None = None
+    known_hosts: str | None = None
+    set_keys: tuple[str, ...] = ()
+    set_files: tuple[str, ...] = ()
+    unset_keys: tuple[str, ...] = ()
+    output: str | None = None
+    recipients: tuple[str, ...] = ()
+    recipients_files: tuple[str, ...] = ()
+    age_identities: tuple[str, ...] = ()
+    kube: tuple[KubeSettings, ...] = ()
+    """``--kube``: one per ``--context``; empty: files or stdout."""
+    yes: bool = False
+    dry_run: bool = False
+    editor: tuple[str, ...] = ("vi",)
+    """``$INJECTOR_EDITOR``, else ``$EDITOR``, else vi, split as a shell would."""
+
+
+def editor_command(environ: Mapping[str, str]) -> tuple[str, ...]:
+    import shlex
+
+    text = environ.get("INJECTOR_EDITOR") or environ.get("EDITOR") or "vi"
+    try:
+        words = tuple(shlex.split(text))
+    except ValueError:
+        raise UsageError(f"EDITOR cannot be split into words: {text!r}") from None
+    return words or ("vi",)
+
+
+def secret_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> SecretSettings:
+    """The settings of ``injector secret ACTION``."""
+    action = args.action
+    namespace = args.namespace
+    if namespace is not None:
+        for message in names.dns_label_problems(namespace):
+            raise UsageError((Setting("namespace"), f": Invalid value: {quoted(namespace)}: {message}"))
+    identities = tuple(getattr(args, "age_identity", None) or ()) or (
+        (environ["INJECTOR_AGE_IDENTITY"],) if environ.get("INJECTOR_AGE_IDENTITY") else ()
+    )
+    contexts = tuple(getattr(args, "context", None) or ())
+    kubeconfig = getattr(args, "kubeconfig", None)
+    kube = getattr(args, "kube", False)
+    if (contexts or kubeconfig) and not kube:
+        raise UsageError("--context and --kubeconfig only with --kube")
+    target = getattr(args, "target", None)
+    name, file = args.name if "name" in args else None, getattr(args, "file", None)
+    if action in ("edit", "get"):
+        name, file = (target, None) if kube else (None, target)
+    if action == "delete" and not kube and file is None:
+        raise UsageError("delete needs --kube (a cluster) or --file FILE.age (an encrypted manifest)")
+    if action == "delete" and kube and file is not None:
+        raise UsageError("delete takes --kube or --file, not both")
+    output = getattr(args, "output", None)
+    if kube and output is not None:
+        raise UsageError("--output and --kube are two destinations: choose one")
+    values = {key: getattr(args, key) for key in SecretSettings._fields if key in args and key not in ("name", "file")}
+    values.update(
+        action=action,
+        name=name,
+        file=file,
+        namespace=namespace,
+        age_identities=identities,
+        kube=kube_contexts(environ, kubeconfig=kubeconfig, contexts=contexts) if kube else (),
+        editor=editor_command(environ),
+    )
+    for key in (
+        "from_files",
+        "from_env_files",
+        "prompt_keys",
+        "labels",
+        "annotations",
+        "recipients",
+        "recipients_files",
+        "set_keys",
+        "set_files",
+        "unset_keys",
+    ):
+        values[key] = tuple(values.get(key) or ())
+    return SecretSettings(**values)
 
 
 def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
     """The settings of the command ``args`` were parsed for; ``environ``: the process environment."""
     environ = os.environ if environ is None else environ
     command = args.command
+    if command == "secret":
+        return Settings(command, InputSettings(pod_file=None), secret=secret_settings(args, environ))
     agent = command == "agent"
     identities = tuple(args.age_identity) or (
         (environ["INJECTOR_AGE_IDENTITY"],) if environ.get("INJECTOR_AGE_IDENTITY") else ()
@@ -190,8 +312,14 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
         for message in names.dns_label_problems(args.namespace):
             raise UsageError((Setting("namespace"), f": Invalid value: {quoted(args.namespace)}: {message}"))
     kube = None
+    contexts: tuple[KubeSettings, ...] = ()
     if agent or args.kube or args.kubeconfig or args.context:  # the agent always follows the API
-        kube = kube_settings(environ, kubeconfig=args.kubeconfig, context=args.context)
+        contexts = kube_contexts(environ, kubeconfig=args.kubeconfig, contexts=tuple(args.context or ()))
+        kube = contexts[0]
+    if len(contexts) > 1 and command != "check":
+        raise UsageError(
+            "several --context: only check compares clusters (serving from several, with failover, is not there yet)"
+        )
     inputs = InputSettings(
         pod_file=args.pod,
         pod_name=args.pod_name,
@@ -201,6 +329,7 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
         age_identities=identities,
         version=_version(args.kubelet_version),
         kube=kube,
+        kube_contexts=contexts,
     )
     mountpoint = {"mount": "mountpoint", "run": "mount", "agent": "mount"}.get(command)
     mount = None

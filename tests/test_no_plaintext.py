@@ -414,3 +414,126 @@ def test_agent_with_the_kubernetes_source_writes_no_canary(tmp_path: Path) -> No
     canaries.assert_absent(stderr, "the agent's logs")
     canaries.assert_absent(metrics, "/metrics")
     canaries.assert_absent((tmp_path / "audit.jsonl").read_bytes(), "the audit log")
+
+
+# -- injector secret: values typed, piped or read from files are written as ciphertext or to the API only --
+
+
+@pytest.mark.skipif(shutil.which("age") is None or shutil.which("vim") is None, reason="needs age and vim")
+def test_secret_create_and_edit_in_vim_write_no_value_to_disk(tmp_path: Path) -> None:
+    """create from a file, an env-file and stdin; then edit in the real vim (its own writes traced too,
+    with $HOME where it would keep swap, undo and viminfo files) and key by key: no value, old or new,
+    reaches a regular file; the age file holds ciphertext only."""
+    values = {name: f"CANARY{name.upper()}{os.urandom(10).hex()}" for name in ("file", "env", "stdin", "new", "set")}
+    canaries = Canaries(values, tmp_path, [])
+    home = tmp_path / "home"
+    home.mkdir()
+    (tmp_path / "value").write_text(values["file"])
+    (tmp_path / "app.env").write_text(f"ENV={values['env']}\n")
+    identity = tmp_path / "key.txt"
+    recipient = new_age_key(identity)
+    sealed = tmp_path / "s.yaml.age"
+    env = {**os.environ, "HOME": str(home)}
+
+    created, create_trace = traced(
+        tmp_path,
+        "secret",
+        "create",
+        "generic",
+        "s",
+        "--from-file",
+        f"f={tmp_path / 'value'}",
+        "--from-env-file",
+        str(tmp_path / "app.env"),
+        "--from-stdin",
+        "in",
+        "-o",
+        str(sealed),
+        "-r",
+        recipient,
+        input=values["stdin"].encode(),
+        env=env,
+        start_new_session=True,
+    )
+    edited, edit_trace = traced(
+        tmp_path,
+        "secret",
+        "edit",
+        str(sealed),
+        "--age-identity",
+        str(identity),
+        env={**env, "EDITOR": f"vim -c '%s/{values['stdin']}/{values['new']}/' -c wq"},
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    set_key, set_trace = traced(
+        tmp_path,
+        "secret",
+        "edit",
+        str(sealed),
+        "--age-identity",
+        str(identity),
+        "--set",
+        "more",
+        input=values["set"].encode(),
+        env=env,
+        start_new_session=True,
+    )
+
+    assert (0, 0, 0) == (created.returncode, edited.returncode, set_key.returncode), created.stderr + edited.stderr
+    for trace in (create_trace, edit_trace, set_trace):
+        canaries.assert_trace_clean(trace)
+    assert any(target.startswith("/memfd:") for target, _ in edit_trace.writes)  # vim wrote into the memfd
+    plain = subprocess.run(["age", "-d", "-i", str(identity), str(sealed)], check=True, capture_output=True).stdout
+    for name in ("file", "env", "new", "set"):
+        assert base64.b64encode(values[name].encode()) in plain
+    canaries.assert_absent(sealed.read_bytes(), "the age file")
+    for result in (created, edited, set_key):
+        canaries.assert_absent(result.stderr + result.stdout, "output")
+    for path in home.rglob("*"):
+        if path.is_file():
+            canaries.assert_absent(path.read_bytes(), str(path))
+
+
+def test_secret_create_and_edit_in_clusters_write_no_value_to_disk(tmp_path: Path) -> None:
+    """Through the API (a stand-in over TLS): the values go to the socket only, kubeconfig's CA to a memfd."""
+    from tests.support.kube_apiserver import ADMIN, Account, ApiServer
+
+    values = {name: f"CANARY{name.upper()}{os.urandom(10).hex()}" for name in ("first", "second")}
+    canaries = Canaries(values, tmp_path, [])
+    api = ApiServer({"admin-token": Account("admin", ADMIN)}, tls=True).start()
+    try:
+        (tmp_path / "kubeconfig").write_text(json.dumps(api.kubeconfig("admin-token")))
+        kube = ["--kube", "--kubeconfig", str(tmp_path / "kubeconfig")]
+        created, create_trace = traced(
+            tmp_path,
+            "secret",
+            "create",
+            "generic",
+            "db",
+            "--from-stdin",
+            "password",
+            *kube,
+            input=values["first"].encode(),
+            start_new_session=True,
+        )
+        edited, edit_trace = traced(
+            tmp_path,
+            "secret",
+            "edit",
+            "db",
+            "--set",
+            "password",
+            *kube,
+            input=values["second"].encode(),
+            start_new_session=True,
+        )
+        stored = api.store.objects[("secrets", "shop", "db")]["data"]["password"]
+    finally:
+        api.stop()
+
+    assert (0, 0) == (created.returncode, edited.returncode), created.stderr + edited.stderr
+    assert values["second"].encode() == base64.b64decode(stored)
+    canaries.assert_trace_clean(create_trace)
+    canaries.assert_trace_clean(edit_trace)
+    canaries.assert_absent(created.stderr + edited.stderr + created.stdout + edited.stdout, "output")

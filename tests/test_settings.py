@@ -94,3 +94,41 @@ def test_agent_self_and_listen_are_parsed() -> None:
     ).agent
 
     assert agent is not None and (("0.0.0.0", 8080), ("shop", "web-0")) == (agent.listen, agent.own_pod)
+
+
+def test_context_is_repeatable_with_one_kube_settings_per_context() -> None:
+    two = settings("check", "--pod", "p.yaml", "--kube", "--context", "a", "--context", "b")
+    one = settings("render", "env", "--pod", "p.yaml", "--kube")
+
+    assert ["a", "b"] == [kube.context for kube in two.inputs.kube_contexts]
+    assert two.inputs.kube == two.inputs.kube_contexts[0]
+    assert (None,) == tuple(kube.context for kube in one.inputs.kube_contexts)
+    with pytest.raises(UsageError, match="only check compares clusters"):
+        settings("mount", "--pod", "p.yaml", "--kube", "--context", "a", "--context", "b", "/mnt")
+
+
+@pytest.mark.parametrize(
+    ("environ", "editor"),
+    [
+        ({}, ("vi",)),
+        ({"EDITOR": "nano"}, ("nano",)),
+        ({"EDITOR": "nano", "INJECTOR_EDITOR": "vim -c 'set nu'"}, ("vim", "-c", "set nu")),
+    ],
+)
+def test_the_editor_comes_from_the_environment(environ: dict[str, str], editor: tuple[str, ...]) -> None:
+    secret = settings("secret", "edit", "s.yaml.age", environ=environ).secret
+
+    assert secret is not None and editor == secret.editor
+
+
+def test_secret_targets_are_a_file_or_a_name_in_clusters() -> None:
+    on_file = settings("secret", "get", "s.yaml.age").secret
+    in_clusters = settings("secret", "edit", "db", "--kube", "--context", "a", "--context", "b").secret
+
+    assert on_file is not None and ("s.yaml.age", None, ()) == (on_file.file, on_file.name, on_file.kube)
+    assert in_clusters is not None and (None, "db") == (in_clusters.file, in_clusters.name)
+    assert ["a", "b"] == [kube.context for kube in in_clusters.kube]
+    with pytest.raises(UsageError, match="delete needs --kube"):
+        settings("secret", "delete", "db")
+    with pytest.raises(UsageError, match="two destinations"):
+        settings("secret", "create", "generic", "db", "--kube", "-o", "x.yaml.age")

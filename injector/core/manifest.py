@@ -210,8 +210,10 @@ def _parse_json(data: bytes, source: str) -> tuple[object, tuple[str, ...]]:
 def _parse_yaml(data: bytes, source: str) -> list[tuple[object, tuple[str, ...]]]:
     import yaml  # deferred: costs ~25 ms at start-up and JSON input does not need it
 
-    loader = _loader_class(yaml, go_escapes=_GO_ONLY_ESCAPES.search(data) is not None)(data)
+    loader = None
     try:
+        # Python's reader checks the input as it is built: inside the try, like every other YAML error.
+        loader = _loader_class(yaml, go_escapes=_GO_ONLY_ESCAPES.search(data) is not None)(data)
         documents: list[tuple[object, tuple[str, ...]]] = []
         while loader.check_data():
             loader.notes = []
@@ -231,7 +233,8 @@ def _parse_yaml(data: bytes, source: str) -> list[tuple[object, tuple[str, ...]]
     except RecursionError:
         raise ManifestError("invalid YAML: nested too deeply", source=source) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _describe_yaml_error(exc: Any) -> str:

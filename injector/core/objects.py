@@ -237,6 +237,20 @@ def key_of(body: Mapping[str, Any], default_namespace: str) -> ObjectKey | None:
     return ObjectKey(str(body.get("kind")), namespace, name)
 
 
+def read_data_object(
+    document: Document, default_namespace: str
+) -> tuple[DataObject | None, list[InjectorError], list[InjectorWarning]]:
+    """A Secret or ConfigMap document as the API server takes it from ``kubectl``: decoded strictly
+    (unknown fields and wrong types refused), then validated; with the warnings of reading it."""
+    from injector.core.schema import decode_document
+
+    decoded, problems, warnings = decode_document(document, object_ref(document.body, default_namespace))
+    if decoded is None:
+        return None, problems, warnings
+    obj, problems = parse_data_object(decoded, default_namespace)
+    return obj, problems, warnings
+
+
 def index_objects(documents: Sequence[Document], default_namespace: str) -> ObjectSet:
     """Index every Secret and ConfigMap by (kind, namespace, name); other kinds are ignored.
 
@@ -244,8 +258,6 @@ def index_objects(documents: Sequence[Document], default_namespace: str) -> Obje
     is not validated further. The same object defined twice is an error (rather than the last one
     silently winning).
     """
-    from injector.core.schema import decode_document
-
     snapshot: dict[ObjectKey, DataObject] = {}
     errors: list[InjectorError] = []
     warnings: list[InjectorWarning] = []
@@ -257,11 +269,8 @@ def index_objects(documents: Sequence[Document], default_namespace: str) -> Obje
             continue
         if kind not in DATA_KINDS:
             continue
-        decoded, problems, notes = decode_document(document, object_ref(document.body, default_namespace))
+        obj, problems, notes = read_data_object(document, default_namespace)
         warnings += notes
-        obj = None
-        if decoded is not None:
-            obj, problems = parse_data_object(decoded, default_namespace)
         errors.extend(problems)
         if obj is None:
             key = key_of(document.body, default_namespace)

@@ -52,3 +52,31 @@ def decrypt_age(data: bytes, identities: Sequence[object], source: str) -> bytes
         raise SourceError(f"cannot decrypt age file: {reason}", source=source) from None
     except Exception:  # noqa: BLE001 - pyrage raises opaque errors for malformed headers
         raise SourceError("cannot decrypt age file: not an age file", source=source) from None
+
+
+def parse_recipients(recipients: Sequence[str], source: str = "--age-recipient") -> list[object]:
+    """age recipients: X25519 (``age1...``) or SSH public keys (``ssh-ed25519 ...``, ``ssh-rsa ...``)."""
+    import pyrage
+
+    parsed: list[object] = []
+    for recipient in recipients:
+        try:
+            if recipient.startswith(("ssh-ed25519 ", "ssh-rsa ")):
+                parsed.append(pyrage.ssh.Recipient.from_str(recipient))
+            else:
+                parsed.append(pyrage.x25519.Recipient.from_str(recipient))
+        except Exception:  # noqa: BLE001 - pyrage raises its own opaque error types
+            shown = recipient.split()[0][:24] if recipient.split() else "(empty)"
+            raise UsageError(
+                f"not an age recipient (age1... or an ssh-ed25519/ssh-rsa public key): {shown}", source=source
+            ) from None
+    if not parsed:
+        raise UsageError("no age recipients", source=source)
+    return parsed
+
+
+def encrypt_age(data: bytes, recipients: Sequence[object]) -> bytes:
+    """``data`` encrypted to ``recipients`` in age's binary format, as the age CLI writes it."""
+    import pyrage
+
+    return bytes(pyrage.encrypt(data, list(recipients)))

@@ -273,3 +273,107 @@ async def fetch_once(settings: KubeSettings, keys: Iterable[ObjectKey]) -> Objec
     """``fetch`` with a client of its own."""
     async with open_client(settings) as client:
         return await fetch(client, keys)
+
+
+# -- writing Secrets (``injector secret``) -----------------------------------------------------------------
+
+
+class ApiRefusalError(Exception):
+    """The API server answered a write with an error Status: its code, reason and message."""
+
+    def __init__(self, code: int, reason: str, message: str) -> None:
+        super().__init__(f"{code} {reason}")
+        self.code = code
+        self.reason = reason
+        self.message = message
+
+
+class SecretApi:
+    """Secrets of one cluster (one kubeconfig context) read and written as JSON, with server-side dry runs.
+
+    The connection is the one ``KubeClient`` makes (key material in memory); requests are plain
+    JSON so that what is sent is exactly the manifest built (stringData, immutable...), and a delete
+    carries preconditions (the uid and resourceVersion that were shown and confirmed).
+    """
+
+    def __init__(self, settings: KubeSettings, label: str) -> None:
+        self.config = load_config(settings)
+        self.label = label
+        """How messages name this cluster: the context's name."""
+        self.server = str(self.config.cluster.server)
+        self.default_namespace = self.config.namespace
+        self._http: httpx.AsyncClient | None = None
+
+    async def __aenter__(self) -> SecretApi:
+        params = client_adapter.ConnectionParams(timeout=httpx.Timeout(10.0), trust_env=False)
+        self._http = _adapter(self.config, params)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        import trio
+
+        if self._http is not None:
+            with trio.move_on_after(5, shield=True):
+                await self._http.aclose()
+
+    def _path(self, namespace: str, name: str | None = None) -> str:
+        path = f"/api/v1/namespaces/{namespace}/secrets"
+        return f"{path}/{name}" if name else path
+
+    async def _request(
+        self, method: str, path: str, *, body: Mapping[str, Any] | None = None, dry_run: bool = False
+    ) -> dict[str, Any] | None:
+        import json
+
+        assert self._http is not None
+        params = {"dryRun": "All"} if dry_run else {}
+        if method in ("POST", "PUT"):
+            params["fieldValidation"] = "Strict"
+        content = None if body is None else json.dumps(body).encode("utf-8")
+        headers = {"Accept": "application/json"}
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            response = await self._http.request(method, path, params=params, content=content, headers=headers)
+        except httpx.HTTPError as exc:
+            raise SourceError(f"cannot reach the API server: {unreachable(exc)}", source=self.where) from None
+        if method == "GET" and response.status_code == 404:
+            return None
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        if response.status_code >= 400:
+            answer = answer if isinstance(answer, dict) else {}
+            raise ApiRefusalError(
+                response.status_code,
+                str(answer.get("reason") or ""),
+                str(answer.get("message") or response.reason_phrase),
+            )
+        return answer if isinstance(answer, dict) else {}
+
+    @property
+    def where(self) -> str:
+        return f"context {self.label} ({self.server})"
+
+    async def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await self._request("GET", self._path(namespace, name))
+
+    async def create(self, body: Mapping[str, Any], *, dry_run: bool) -> dict[str, Any]:
+        namespace = body["metadata"]["namespace"]
+        return await self._request("POST", self._path(namespace), body=body, dry_run=dry_run) or {}
+
+    async def replace(self, body: Mapping[str, Any], *, dry_run: bool) -> dict[str, Any]:
+        metadata = body["metadata"]
+        return (
+            await self._request("PUT", self._path(metadata["namespace"], metadata["name"]), body=body, dry_run=dry_run)
+            or {}
+        )
+
+    async def delete(self, namespace: str, name: str, *, uid: str, resource_version: str, dry_run: bool) -> None:
+        options = {
+            "kind": "DeleteOptions",
+            "apiVersion": "v1",
+            "preconditions": {"uid": uid, "resourceVersion": resource_version},
+        }
+        await self._request("DELETE", self._path(namespace, name), body=options, dry_run=dry_run)

@@ -45,3 +45,57 @@ def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def plaintext_stdout() -> int:
+    """Standard output, if a manifest with values may go there: a pipe, FIFO or socket (or a device
+    such as /dev/null), never a regular file (it would be plaintext on disk) nor a terminal."""
+    fd = sys.stdout.fileno()
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError as exc:
+        raise UsageError(f"cannot use standard output: {exc.strerror}") from None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        raise UsageError(
+            "refusing to write a Secret's values to a regular file (stdout); use -o FILE.age with "
+            "--age-recipient, --kube, or a pipe"
+        )
+    if os.isatty(fd):
+        raise UsageError(
+            "refusing to show a Secret's values on the terminal; use -o FILE.age with --age-recipient, "
+            "--kube, a pipe, or secret get for fingerprints"
+        )
+    return fd
+
+
+def write_file_atomically(path: str, data: bytes, *, replace: bool) -> None:
+    """Write ``data`` (ciphertext: never call this with plaintext) as ``path``: a temporary file beside it,
+    synced, then moved into place, so that a reader sees the old file or the new one. Without
+    ``replace``, an existing ``path`` is left alone (FileExistsError)."""
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        write_all(fd, data)
+        os.fchmod(fd, mode)
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        if replace:
+            os.replace(temporary, path)
+        else:
+            os.link(temporary, path)  # fails if path exists, where a rename would replace it
+            os.unlink(temporary)
+        temporary = ""
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if temporary:
+            os.unlink(temporary)

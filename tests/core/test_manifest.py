@@ -171,3 +171,12 @@ def test_double_quoted_escapes_are_go_yamls(text: bytes, value: object) -> None:
         assert value == str(exc)
         return
     assert value == doc.body["v"]
+
+
+@pytest.mark.parametrize("data", [b"\x80\\'", b"\x00\\'", b"a: \x07 \\/\n"])
+def test_input_read_with_go_escapes_fails_as_one_manifest_error(data: bytes) -> None:
+    """A document with \\' or \\/ goes through the Python scanner, whose reader checks bytes as it is built."""
+    with pytest.raises(ManifestError) as info:
+        parse_documents(data, "m.yaml")
+
+    assert str(info.value).startswith("m.yaml: invalid YAML: ")

@@ -5,6 +5,12 @@ resourceNames, get/list/create/update/delete, ``fieldSelector=metadata.name=``, 
 resourceVersion with bookmarks and ``410 Expired`` for compacted versions, and ``Status`` bodies
 on errors as the real API server writes them. The real ``kubectl`` works against it.
 
+Writes behave as the real API server's do for what injector relies on: ``dryRun=All`` validates,
+authorises and answers without storing; an update whose ``metadata.resourceVersion`` is not the
+stored one is a ``409 Conflict``, as is a delete whose preconditions (uid, resourceVersion) fail; a
+Secret is validated as ValidateSecret does (name, keys, per-type required keys, size, ``immutable``),
+answering ``422 Invalid`` with the causes.
+
 Faults can be injected: drop every open watch, fail the next requests with a code, delay
 responses, compact history (so old resourceVersions expire), or restart (watches dropped,
 history gone).
@@ -17,6 +23,7 @@ import datetime
 import ipaddress
 import json
 import os
+import re
 import socket
 import ssl
 import threading
@@ -89,6 +96,8 @@ class Faults:
     fail_next: list[int] = field(default_factory=list)
     """Status codes for the next requests (500, 429...), one per request."""
     delay: float = 0.0
+    fail_writes: int | None = None
+    """A status code for every write that is not a dry run (storage failing after validation passed)."""
 
 
 class Store:
@@ -346,6 +355,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.api.requests.append((method, self.path, account.user if account else ""))
         if self.api.faults.delay:
             time.sleep(self.api.faults.delay)
+        dry = "dryRun=All" in url.query or b'"dryRun": ["All"]' in self.body
+        if self.api.faults.fail_writes and method in ("POST", "PUT", "DELETE") and not dry:
+            code = self.api.faults.fail_writes
+            self._send(code, status(code, "InternalError", f"injected fault {code} on a write"))
+            return
         if self.api.faults.fail_next:
             code = self.api.faults.fail_next.pop(0)
             reason = {429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable"}.get(
@@ -454,6 +468,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         store = self.api.store
         kind, _ = RESOURCES[resource]
+        dry_run = query.get("dryRun") == "All"
+        if query.get("dryRun") not in (None, "All"):
+            self._send(400, status(400, "BadRequest", f"unsupported dry run option: {query['dryRun']}"))
+            return
         if verb == "watch":
             self._watch(namespace, resource, selected, query)
             return
@@ -488,7 +506,13 @@ class _Handler(BaseHTTPRequestHandler):
                         ),
                     )
                 else:
-                    self._send(201, self.api._save(resource, namespace, body, None))
+                    invalid = _invalid(kind, target, body, None)
+                    if invalid is not None:
+                        self._send(422, invalid)
+                    elif dry_run:
+                        self._send(201, _as_stored(kind, namespace, body))
+                    else:
+                        self._send(201, self.api._save(resource, namespace, body, None))
                 return
             existing = store.objects.get((resource, namespace, target or ""))
             if existing is None:
@@ -499,8 +523,66 @@ class _Handler(BaseHTTPRequestHandler):
             if verb == "get":
                 self._send(200, existing)
             elif verb == "update":
-                self._send(200, self.api._save(resource, namespace, self._body(), existing))
+                body = self._body()
+                given = (body.get("metadata") or {}).get("resourceVersion")
+                if (body.get("metadata") or {}).get("name") != target:
+                    self._send(
+                        400, status(400, "BadRequest", "the name of the object does not match the name on the URL")
+                    )
+                elif given and given != existing["metadata"]["resourceVersion"]:
+                    self._send(409, _conflict(resource, str(target)))
+                elif (invalid := _invalid(kind, str(target), body, existing)) is not None:
+                    self._send(422, invalid)
+                elif dry_run:
+                    stored = _as_stored(kind, namespace, body)
+                    stored["metadata"].update(
+                        {key: existing["metadata"][key] for key in ("uid", "creationTimestamp", "resourceVersion")}
+                    )
+                    self._send(200, stored)
+                else:
+                    self._send(200, self.api._save(resource, namespace, body, existing))
             else:
+                options = json.loads(self.body or b"{}")
+                preconditions = options.get("preconditions") or {}
+                dry_run = dry_run or "All" in (options.get("dryRun") or [])  # DeleteOptions may carry it
+                meta = existing["metadata"]
+                if preconditions.get("uid") and preconditions["uid"] != meta["uid"]:
+                    self._send(
+                        409,
+                        status(
+                            409,
+                            "Conflict",
+                            f'Operation cannot be fulfilled on {resource} "{target}": Precondition failed: '
+                            f"UID in precondition: {preconditions['uid']}, UID in object meta: {meta['uid']}",
+                            {"name": target, "kind": resource},
+                        ),
+                    )
+                    return
+                if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != meta["resourceVersion"]:
+                    self._send(
+                        409,
+                        status(
+                            409,
+                            "Conflict",
+                            f'Operation cannot be fulfilled on {resource} "{target}": Precondition failed: '
+                            f"ResourceVersion in precondition: {preconditions['resourceVersion']}, "
+                            f"ResourceVersion in object meta: {meta['resourceVersion']}",
+                            {"name": target, "kind": resource},
+                        ),
+                    )
+                    return
+                if dry_run:
+                    self._send(
+                        200,
+                        {
+                            "kind": "Status",
+                            "apiVersion": "v1",
+                            "metadata": {},
+                            "status": "Success",
+                            "details": {"name": target, "kind": resource, "uid": meta["uid"]},
+                        },
+                    )
+                    return
                 del store.objects[(resource, namespace, target or "")]
                 store.version += 1
                 existing["metadata"]["resourceVersion"] = str(store.version)
@@ -615,6 +697,81 @@ def _openapi_v1() -> dict[str, Any]:
         "paths": paths,
         "components": {"schemas": schemas},
     }
+
+
+def _conflict(resource: str, name: str) -> dict[str, Any]:
+    return status(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {resource} "{name}": the object has been modified; '
+        "please apply your changes to the latest version and try again",
+        {"name": name, "kind": resource},
+    )
+
+
+def _as_stored(kind: str, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+    """What the server would store for ``body`` (stringData merged into data), without storing it."""
+    obj: dict[str, Any] = json.loads(json.dumps(body))
+    obj.setdefault("metadata", {})["namespace"] = namespace
+    obj["apiVersion"], obj["kind"] = "v1", kind
+    if kind == "Secret":
+        data = dict(obj.get("data") or {})
+        for key, value in (obj.pop("stringData", None) or {}).items():
+            data[key] = base64.b64encode(value.encode()).decode()
+        obj["data"] = data
+        obj.setdefault("type", "Opaque")
+    return obj
+
+
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+_KEY = re.compile(r"[-._a-zA-Z0-9]+\Z")
+_REQUIRED_KEYS = {
+    "kubernetes.io/tls": ("tls.crt", "tls.key"),
+    "kubernetes.io/dockerconfigjson": (".dockerconfigjson",),
+    "kubernetes.io/dockercfg": (".dockercfg",),
+    "kubernetes.io/ssh-auth": ("ssh-privatekey",),
+}
+
+
+def _invalid(kind: str, name: str, body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any] | None:
+    """ValidateSecret (and ValidateSecretUpdate) for the rules injector's writes meet; a 422 Status or None."""
+    if kind != "Secret":
+        return None
+    causes: list[tuple[str, str]] = []
+    if len(name) > 253 or not _SUBDOMAIN.match(name):
+        causes.append(("metadata.name", f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of ...'))
+    stored = _as_stored(kind, "x", body)
+    data: dict[str, str] = stored["data"]
+    for key in data:
+        if not _KEY.match(key) or key in (".", "..") or key.startswith(".."):
+            causes.append((f"data[{key}]", f'Invalid value: "{key}": a valid config key must consist of ...'))
+    secret_type = stored["type"]
+    for key in _REQUIRED_KEYS.get(secret_type, ()):
+        if key not in data:
+            causes.append((f"data[{key}]", "Required value"))
+    if secret_type == "kubernetes.io/basic-auth" and "username" not in data and "password" not in data:
+        causes.append(("data[username]", "Required value"))
+    if sum(len(base64.b64decode(value)) for value in data.values()) > 1024 * 1024:
+        causes.append(("data", "Too long: must have at most 1048576 bytes"))
+    if existing is not None:
+        if stored["type"] != existing.get("type", "Opaque"):
+            causes.append(("type", f'Invalid value: "{secret_type}": field is immutable'))
+        if existing.get("immutable") and (data != existing.get("data") or not body.get("immutable")):
+            causes.append(("data", "Forbidden: field is immutable when `immutable` is set"))
+    if not causes:
+        return None
+    listed = ", ".join(f"{field}: {detail}" for field, detail in causes)
+    message = f'Secret "{name}" is invalid: ' + (f"[{listed}]" if len(causes) > 1 else listed)  # as ToAggregate
+    return status(
+        422,
+        "Invalid",
+        message,
+        {
+            "name": name,
+            "kind": "Secret",
+            "causes": [{"reason": "FieldValueInvalid", "message": detail, "field": field} for field, detail in causes],
+        },
+    )
 
 
 def _selected_name(selector: str) -> str | None:

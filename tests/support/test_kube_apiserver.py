@@ -224,3 +224,71 @@ def test_plain_http_mode_serves_too() -> None:
         server.stop()
 
     assert ("SecretList", []) == (body["kind"], body["items"])
+
+
+@needs_kubectl
+def test_kubectl_server_dry_run_stores_nothing(kubectl, api: ApiServer) -> None:  # type: ignore[no-untyped-def]
+    dry = kubectl("create", "secret", "generic", "db", "--from-literal=k=v", "--dry-run=server", "-o", "json")
+    created = kubectl("create", "secret", "generic", "db", "--from-literal=k=v")
+    deleted_dry = kubectl("delete", "secret", "db", "--dry-run=server")
+
+    assert 0 == dry.returncode, dry.stderr
+    assert "dg==" == json.loads(dry.stdout)["data"]["k"]
+    assert 0 == created.returncode, created.stderr
+    assert 0 == deleted_dry.returncode, deleted_dry.stderr
+    assert ("secrets", "shop", "db") in api.store.objects
+    assert [] == [path for method, path, _ in api.requests if method == "POST" and "dryRun" not in path][1:]
+
+
+@needs_kubectl
+def test_kubectl_replace_with_a_stale_resource_version_is_a_conflict(kubectl, api: ApiServer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    first = api.put({"kind": "Secret", "metadata": {"name": "db", "namespace": "shop"}, "stringData": {"k": "1"}})
+    api.put({"kind": "Secret", "metadata": {"name": "db", "namespace": "shop"}, "stringData": {"k": "2"}})
+    stale = tmp_path / "stale.json"
+    stale.write_text(json.dumps({**first, "data": {"k": "Mw=="}}))
+
+    replaced = kubectl("replace", "-f", str(stale))
+
+    assert 1 == replaced.returncode
+    assert (
+        'Error from server (Conflict): error when replacing "' + str(stale) + '": Operation cannot be fulfilled on '
+        'secrets "db": the object has been modified; please apply your changes to the latest version and try again'
+    ) in replaced.stderr
+    assert "Mg==" == api.store.objects[("secrets", "shop", "db")]["data"]["k"]
+
+
+@needs_kubectl
+def test_kubectl_sees_secret_validation_as_the_real_server_words_it(kubectl, api: ApiServer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    manifest = tmp_path / "tls.yaml"
+    manifest.write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: tls}\ntype: kubernetes.io/tls\ndata: {}\n")
+
+    refused = kubectl("create", "-f", str(manifest))
+
+    assert 1 == refused.returncode
+    assert 'The Secret "tls" is invalid: \n* data[tls.crt]: Required value\n* data[tls.key]: Required value' in (
+        refused.stderr
+    )
+
+
+def test_delete_preconditions_are_checked(api: ApiServer) -> None:
+    import ssl
+
+    stored = api.put({"kind": "Secret", "metadata": {"name": "db", "namespace": "shop"}, "data": {}})
+    context = ssl.create_default_context(cadata=api.ca_pem.decode())
+
+    def delete(preconditions: dict[str, str]) -> int:
+        req = urllib.request.Request(
+            api.url + "/api/v1/namespaces/shop/secrets/db",
+            data=json.dumps({"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": preconditions}).encode(),
+            method="DELETE",
+            headers={"Authorization": "Bearer admin-token", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, context=context, timeout=10) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    assert 409 == delete({"resourceVersion": "1"})
+    assert 409 == delete({"uid": "other"})
+    assert 200 == delete({"uid": stored["metadata"]["uid"], "resourceVersion": stored["metadata"]["resourceVersion"]})
