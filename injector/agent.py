@@ -69,7 +69,14 @@ async def run_agent(agent: AgentSettings, inputs: InputSettings, mount: MountSet
     async with trio.open_nursery() as nursery:
         if agent.listen is not None:
             await nursery.start(serve_http, agent.listen, routes(status), reporter)
-        async with open_sources(inputs, pod_input, reporter, watch=True, wait_timeout=mount.wait_timeout) as sources:
+        async with open_sources(
+            inputs,
+            pod_input,
+            reporter,
+            watch=True,
+            wait_timeout=mount.wait_timeout,
+            failover_after=mount.failover_after,
+        ) as sources:
             status.follower = sources.follower
             resolution = without_errors(await trio.to_thread.run_sync(sources.resolve))
             for warning in resolution.warnings:

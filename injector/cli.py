@@ -146,7 +146,8 @@ def _common(parser: argparse.ArgumentParser, *, pod_option: bool = True) -> None
         "--context",
         action="append",
         metavar="NAME",
-        help="kubeconfig context for --kube (check: repeat it to compare clusters)",
+        help="kubeconfig context for --kube; repeat it for several clusters: check compares them, mount, agent "
+        "and run serve from the first that answers (failover)",
     )
     parser.add_argument(
         "--kubelet-version",
@@ -195,6 +196,14 @@ def _mount_options(parser: argparse.ArgumentParser, *, for_run: bool, watch: boo
         default=60.0,
         metavar="SECONDS",
         help="with --kube --watch: how long to retry an unreachable API server at start",
+    )
+    parser.add_argument(
+        "--failover-after",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="with --kube --watch and several --context: how long the serving cluster may not answer before "
+        "the next one serves",
     )
 
 

@@ -35,10 +35,14 @@ RENDERED_PART: dict[str, Part] = {
 
 
 def read_once(settings: Settings, *, whole_pod: bool = False) -> tuple[Inputs, ApiObjects | None]:
-    """Read the inputs once and fetch what the API must give for them (``--kube``)."""
+    """Read the inputs once and fetch what the API must give for them (``--kube``): from the first
+    cluster that answers among several ``--context`` (check compares them instead: the first only)."""
     inputs = read_inputs(settings.inputs, read_pod(settings.inputs), whole_pod=whole_pod)
     kube = settings.inputs.kube
-    api = run_trio(partial(fetch_api, kube, plan(inputs))) if kube is not None else None
+    if kube is None:
+        return inputs, None
+    clusters = (kube,) if whole_pod else settings.inputs.kube_contexts or (kube,)
+    api = run_trio(partial(fetch_api, clusters, plan(inputs)))
     return inputs, api
 
 
@@ -94,7 +98,12 @@ async def run_with_mount(settings: Settings, reporter: Reporter) -> int:
     harden_process(reporter, with_child=True)
     pod_input = read_pod(settings.inputs)
     async with open_sources(
-        settings.inputs, pod_input, reporter, watch=mount.watch, wait_timeout=mount.wait_timeout
+        settings.inputs,
+        pod_input,
+        reporter,
+        watch=mount.watch,
+        wait_timeout=mount.wait_timeout,
+        failover_after=mount.failover_after,
     ) as sources:
         resolution = await trio.to_thread.run_sync(sources.resolve)
         for warning in resolution.warnings:
@@ -172,7 +181,7 @@ def cluster_drift(settings: Settings, inputs: Inputs, first: ApiObjects | None) 
 
     contexts = settings.inputs.kube_contexts
     keys = sorted(plan(inputs))
-    fetched = [first] + [run_trio(partial(fetch_api, kube, keys)) for kube in contexts[1:]]
+    fetched = [first] + [run_trio(partial(fetch_api, (kube,), keys)) for kube in contexts[1:]]
     labels = [kube.context or "(current)" for kube in contexts]
     problems: list[InjectorError] = []
     for objects in fetched[1:]:

@@ -13,7 +13,7 @@ read once and kept.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from injector.core.manifest import Document, parse_documents
@@ -103,11 +103,11 @@ def plan(inputs: Inputs) -> set[ObjectKey]:
     return referenced_objects(inputs.pod, inputs.container)
 
 
-async def fetch_api(settings: KubeSettings, keys: Iterable[ObjectKey]) -> ApiObjects:
-    """One get per object, with a client of its own (the one-shot ``--kube``)."""
+async def fetch_api(clusters: Sequence[KubeSettings], keys: Iterable[ObjectKey]) -> ApiObjects:
+    """One get per object from the first of ``clusters`` that answers (the one-shot ``--kube``)."""
     from injector.shell.kube import fetch_once
 
-    return await fetch_once(settings, keys)
+    return await fetch_once(clusters, keys)
 
 
 def _merged(inputs: Inputs, api: ApiObjects | None) -> tuple[ObjectSet, list[InjectorError]]:

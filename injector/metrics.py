@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from injector.serve import Mounted, ReloadStats
+from injector.shell.failover import Failover
 from injector.shell.http import Response, Routes
 from injector.shell.kubewatch import Follower
 
@@ -27,7 +28,7 @@ class AgentStatus:
     """The agent's parts as they come up: what the probes and the metrics look at."""
 
     stats: ReloadStats = field(default_factory=ReloadStats)
-    follower: Follower | None = None
+    follower: Follower | Failover | None = None
     mounted: Mounted | None = None
     ready: bool = False
     """The mount serves, and every required reference resolved at least once."""
@@ -55,7 +56,14 @@ class AgentCollector:
             "Seconds since each object last changed",
             labels=["kind", "namespace", "name"],
         )
+        served = GaugeMetricFamily(
+            "injector_object_cluster",
+            "1 for the cluster (kubeconfig context) each object is served from",
+            labels=["kind", "namespace", "name", "cluster"],
+        )
         if follower is not None:
+            for key, cluster in sorted(follower.sources().items()):
+                served.add_metric([key.kind, key.namespace, key.name, cluster], 1)
             for code, count in sorted(follower.api_errors.items()):
                 errors.add_metric([str(code)], count)
             restarts.add_metric([], follower.watch_restarts)
@@ -67,6 +75,7 @@ class AgentCollector:
         yield errors
         yield restarts
         yield age
+        yield served
         fs = status.mounted.fs if status.mounted is not None else None
         opens = CounterMetricFamily("injector_fuse_opens", "Files opened in the mount")
         reads = CounterMetricFamily("injector_fuse_reads", "Read requests served by the mount")
@@ -95,7 +104,11 @@ def routes(status: AgentStatus) -> Routes:
     """The agent's HTTP endpoints."""
 
     def ready() -> Response:
-        return Response("200 OK", b"ready\n") if status.ready else Response("503 Service Unavailable", b"not ready\n")
+        if not status.ready:
+            return Response("503 Service Unavailable", b"not ready\n")
+        served = status.follower.sources() if status.follower is not None else {}
+        lines = [f"{key.kind}/{key.namespace}/{key.name}: {cluster}\n" for key, cluster in sorted(served.items())]
+        return Response("200 OK", ("ready\n" + "".join(lines)).encode())
 
     return {
         "/healthz": lambda: Response("200 OK", b"ok\n"),

@@ -33,6 +33,7 @@ from injector.errors import InjectorError, InjectorWarning, UsageError
 from injector.inputs import ApiObjects, PodInput, fetch_api, plan, read_inputs, read_pod, resolve, without_errors
 from injector.settings import InputSettings, MountSettings
 from injector.shell.audit import AuditLog
+from injector.shell.failover import Failover, follow_clusters
 from injector.shell.files import is_manifest_name
 from injector.shell.inotify import Watcher
 from injector.shell.kubewatch import Follower, follow_objects
@@ -79,7 +80,7 @@ class Sources:
         settings: InputSettings,
         pod_input: PodInput,
         *,
-        follower: Follower | None = None,
+        follower: Follower | Failover | None = None,
         fetched: ApiObjects | None = None,
     ) -> None:
         self.settings = settings
@@ -104,20 +105,38 @@ class Sources:
 
 @asynccontextmanager
 async def open_sources(
-    settings: InputSettings, pod_input: PodInput, reporter: Reporter, *, watch: bool, wait_timeout: float
+    settings: InputSettings,
+    pod_input: PodInput,
+    reporter: Reporter,
+    *,
+    watch: bool,
+    wait_timeout: float,
+    failover_after: float = 10.0,
 ) -> AsyncIterator[Sources]:
     """The sources of a serving command. With ``--kube --watch`` a Follower (one get and one watch
-    per referenced object) runs until the block ends; with ``--kube`` alone, objects are got once."""
-    kube = settings.kube
-    if kube is None:
+    per referenced object) runs until the block ends, one per cluster with several ``--context``
+    (served from the first healthy one); with ``--kube`` alone, objects are got once."""
+    clusters = settings.kube_contexts or ((settings.kube,) if settings.kube is not None else ())
+    if not clusters:
         yield Sources(settings, pod_input)
         return
     inputs = read_inputs(settings, pod_input)
     if not watch:
-        yield Sources(settings, pod_input, fetched=await fetch_api(kube, plan(inputs)))
+        yield Sources(settings, pod_input, fetched=await fetch_api(clusters, plan(inputs)))
         return
+    if len(clusters) == 1:
+        follow = partial(follow_objects, clusters[0], plan(inputs), reporter, wait_timeout=wait_timeout)
+    else:
+        follow = partial(
+            follow_clusters,
+            clusters,
+            plan(inputs),
+            reporter,
+            wait_timeout=wait_timeout,
+            failover_after=failover_after,
+        )
     async with trio.open_nursery() as nursery:
-        follower = await nursery.start(partial(follow_objects, kube, plan(inputs), reporter, wait_timeout=wait_timeout))
+        follower = await nursery.start(follow)
         yield Sources(settings, pod_input, follower=follower)
         nursery.cancel_scope.cancel()
 
@@ -356,7 +375,12 @@ async def run_mount(settings: MountSettings, inputs: InputSettings, reporter: Re
         return 0
 
     async with open_sources(
-        inputs, pod_input, reporter, watch=settings.watch, wait_timeout=settings.wait_timeout
+        inputs,
+        pod_input,
+        reporter,
+        watch=settings.watch,
+        wait_timeout=settings.wait_timeout,
+        failover_after=settings.failover_after,
     ) as sources:
         resolution = without_errors(await trio.to_thread.run_sync(sources.resolve))
         for warning in resolution.warnings:

@@ -115,6 +115,8 @@ class MountSettings(NamedTuple):
     audit: str | None = None
     wait_timeout: float = 60.0
     """Seconds to wait for the API server at start (``--kube --watch``): retried with backoff until then."""
+    failover_after: float = 10.0
+    """With several ``--context``: seconds a serving cluster may stay unreachable before the next serves."""
 
 
 class RunSettings(NamedTuple):
@@ -316,10 +318,6 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
     if agent or args.kube or args.kubeconfig or args.context:  # the agent always follows the API
         contexts = kube_contexts(environ, kubeconfig=args.kubeconfig, contexts=tuple(args.context or ()))
         kube = contexts[0]
-    if len(contexts) > 1 and command != "check":
-        raise UsageError(
-            "several --context: only check compares clusters (serving from several, with failover, is not there yet)"
-        )
     inputs = InputSettings(
         pod_file=args.pod,
         pod_name=args.pod_name,
@@ -346,6 +344,7 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
             allowed_uids=frozenset(args.allowed_uid) if args.allowed_uid else None,
             audit=args.audit,
             wait_timeout=args.wait_timeout,
+            failover_after=args.failover_after,
         )
     settings = Settings(command, inputs, mount)
     if command == "run" and mount is None:

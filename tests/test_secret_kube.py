@@ -370,15 +370,6 @@ def test_check_compares_clusters_by_key_and_fingerprint(tmp_path: Path, clusters
     assert (0, b"") == (aligned.returncode, aligned.stdout)
 
 
-def test_several_contexts_are_refused_where_failover_is_not_there_yet(tmp_path: Path, clusters: Clusters) -> None:
-    pod_file = write_manifests(tmp_path / "pod.yaml", pod())
-
-    result = injector("render", "env", "--pod", str(pod_file), *clusters.args("a", "b"))
-
-    assert 2 == result.returncode
-    assert b"several --context: only check compares clusters" in result.stderr
-
-
 def test_a_write_failing_after_the_dry_runs_says_how_far_it_got(clusters: Clusters) -> None:
     clusters.servers["b"].faults.fail_writes = 500
 

@@ -103,8 +103,13 @@ def test_context_is_repeatable_with_one_kube_settings_per_context() -> None:
     assert ["a", "b"] == [kube.context for kube in two.inputs.kube_contexts]
     assert two.inputs.kube == two.inputs.kube_contexts[0]
     assert (None,) == tuple(kube.context for kube in one.inputs.kube_contexts)
-    with pytest.raises(UsageError, match="only check compares clusters"):
-        settings("mount", "--pod", "p.yaml", "--kube", "--context", "a", "--context", "b", "/mnt")
+    mount = settings(
+        "mount", "--pod", "p.yaml", "--kube", "--context", "a", "--context", "b", "--failover-after", "3", "/m"
+    )
+    assert (["a", "b"], 3.0) == (
+        [kube.context for kube in mount.inputs.kube_contexts],
+        mount.mount and mount.mount.failover_after,
+    )
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,11 @@ Least privilege: every referenced object is fetched by name (``get``), so RBAC w
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import socket
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -228,7 +229,11 @@ def unreachable(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-async def fetch(client: KubeClient, keys: Iterable[ObjectKey]) -> ObjectSet:
+class UnreachableError(Exception):
+    """The API server did not answer (raised by ``fetch`` when asked to, for a failover)."""
+
+
+async def fetch(client: KubeClient, keys: Iterable[ObjectKey], *, raise_unreachable: bool = False) -> ObjectSet:
     """Get every object by name; a missing one is simply absent (the resolver decides if it matters)."""
     objects: dict[ObjectKey, DataObject] = {}
     errors: list[InjectorError] = []
@@ -242,6 +247,8 @@ async def fetch(client: KubeClient, keys: Iterable[ObjectKey]) -> ObjectSet:
             errors.append(SourceError(describe_api_error(exc, "get", resource, key.namespace, key.name), source=server))
             continue
         except httpx.HTTPError as exc:
+            if raise_unreachable:
+                raise UnreachableError(unreachable(exc)) from None
             # One line for the server, not one per object: it is the server that is unreachable.
             errors.append(SourceError(f"cannot reach the API server: {unreachable(exc)}", source=server))
             break
@@ -269,10 +276,15 @@ async def open_client(settings: KubeSettings) -> AsyncIterator[KubeClient]:
             await client.close()
 
 
-async def fetch_once(settings: KubeSettings, keys: Iterable[ObjectKey]) -> ObjectSet:
-    """``fetch`` with a client of its own."""
-    async with open_client(settings) as client:
-        return await fetch(client, keys)
+async def fetch_once(clusters: Sequence[KubeSettings], keys: Iterable[ObjectKey]) -> ObjectSet:
+    """``fetch`` from the first of ``clusters`` that answers, with a client of its own."""
+    wanted = sorted(set(keys))
+    for settings in clusters[:-1]:
+        async with open_client(settings) as client:
+            with contextlib.suppress(UnreachableError):
+                return await fetch(client, wanted, raise_unreachable=True)
+    async with open_client(clusters[-1]) as client:
+        return await fetch(client, wanted)
 
 
 # -- writing Secrets (``injector secret``) -----------------------------------------------------------------

@@ -51,8 +51,12 @@ def backoff(attempt: int) -> float:
 class Follower:
     """The live state of some objects: ``objects`` (present ones), ``problems`` and change events."""
 
-    def __init__(self, client: KubeClient, keys: Iterable[ObjectKey], reporter: Reporter) -> None:
+    def __init__(self, client: KubeClient, keys: Iterable[ObjectKey], reporter: Reporter, *, label: str = "") -> None:
         self.client = client
+        self.label = label
+        """Which cluster this is, for reports (its kubeconfig context)."""
+        self.unreachable_since: float | None = None
+        """When (trio clock) the server stopped answering, if it has since it last did."""
         self.keys = sorted(set(keys))
         self.objects: dict[ObjectKey, DataObject] = {}
         self.problems: dict[ObjectKey, InjectorError] = {}
@@ -70,6 +74,17 @@ class Follower:
     def snapshot(self) -> ObjectSet:
         """The objects held now, and the problems of those that do not validate (as ``kube.fetch``)."""
         return ObjectSet(dict(self.objects), list(self.problems.values()), frozenset(self.problems))
+
+    def sources(self) -> dict[ObjectKey, str]:
+        """Which cluster serves each object: this one."""
+        return dict.fromkeys(self.keys, self.label)
+
+    def _answered(self) -> None:
+        self.unreachable_since = None
+
+    def _failed(self) -> None:
+        if self.unreachable_since is None:
+            self.unreachable_since = trio.current_time()
 
     def _notify(self) -> None:
         self.generation += 1
@@ -133,6 +148,7 @@ class Follower:
             try:
                 if need_get:
                     await self._get(key)
+                    self._answered()
                     need_get = False
                     if not started:
                         task_status.started()
@@ -149,6 +165,7 @@ class Follower:
                     on_error=on_error_raise,
                 )
                 async for event, obj in stream:
+                    self._answered()
                     raw = obj.to_dict()
                     if event == "BOOKMARK":
                         self.versions[key] = str(raw["metadata"]["resourceVersion"])
@@ -170,6 +187,7 @@ class Follower:
                 if exc.status.code == 410:
                     need_get = True  # the version expired: get the object again, then watch from there
                     continue
+                self._failed()  # it answers, but not with the objects: as good as unreachable
                 if exc.status.code == 403:
                     error = SourceError(
                         describe_api_error(exc, "watch", resource, key.namespace, key.name), source=self.server
@@ -186,8 +204,14 @@ class Follower:
                 attempt += 1
             except (httpx.HTTPError, OSError) as exc:
                 self.watch_restarts += 1
+                self._failed()
+                need_get = True  # once it answers again, a get tells what changed meanwhile
                 await self._retry_after_fault(attempt, "api-unreachable", error=unreachable(exc))
                 attempt += 1
+
+
+def context_label(settings: KubeSettings) -> str:
+    return settings.context or "the current context"
 
 
 async def follow_objects(
@@ -204,7 +228,7 @@ async def follow_objects(
     ``wait_timeout`` seconds (retried meanwhile) is a SourceError.
     """
     async with open_client(settings) as client:
-        follower = Follower(client, keys, reporter)
+        follower = Follower(client, keys, reporter, label=context_label(settings))
         async with trio.open_nursery() as nursery:
             with trio.move_on_after(wait_timeout) as waited:
                 await nursery.start(follower.run)
