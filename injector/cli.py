@@ -28,6 +28,7 @@ FLAGS = {
     "pod_name": "--pod-name",
     "age_identity": "--age-identity (or INJECTOR_AGE_IDENTITY)",
     "wait_timeout": "--wait-timeout",
+    "failover_after": "--failover-after",
     "listen": "--listen",
     "own_pod": "--self",
     "output": "--output",

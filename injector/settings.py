@@ -9,6 +9,7 @@ passed down; nothing below reads ``os.environ`` or ``argparse``.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from collections.abc import Mapping
 from typing import NamedTuple
@@ -159,6 +160,14 @@ def _version(text: str) -> KubernetesVersion:
         return parse_version(text)
     except ValueError as exc:
         raise UsageError((Setting("kubelet_version"), f": {text!r} is not a version injector knows ({exc})")) from None
+
+
+def _seconds(value: float, name: str, *, zero: bool) -> float:
+    """A duration flag: finite, positive (or zero where ``zero`` allows it)."""
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        least = "0 or more" if zero else "more than 0"
+        raise UsageError((Setting(name), f": must be a number of seconds, {least}"))
+    return value
 
 
 def _image(image: str | None) -> str | None:
@@ -343,8 +352,8 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
             allow_other=args.allow_other,
             allowed_uids=frozenset(args.allowed_uid) if args.allowed_uid else None,
             audit=args.audit,
-            wait_timeout=args.wait_timeout,
-            failover_after=args.failover_after,
+            wait_timeout=_seconds(args.wait_timeout, "wait_timeout", zero=True),
+            failover_after=_seconds(args.failover_after, "failover_after", zero=False),
         )
     settings = Settings(command, inputs, mount)
     if command == "run" and mount is None:

@@ -77,6 +77,24 @@ def test_run_with_a_mount_has_mount_settings_with_an_absolute_mountpoint() -> No
             "own_pod needs POD_NAME and POD_NAMESPACE in the environment (downward API fieldRefs)",
             id="self-without-downward-api",
         ),
+        pytest.param(
+            ["agent", "--pod", "p.yaml", "--mount", "/m", "--failover-after", "0"],
+            {},
+            "failover_after: must be a number of seconds, more than 0",
+            id="no-failover-delay",
+        ),
+        pytest.param(
+            ["agent", "--pod", "p.yaml", "--mount", "/m", "--wait-timeout", "-1"],
+            {},
+            "wait_timeout: must be a number of seconds, 0 or more",
+            id="negative-wait",
+        ),
+        pytest.param(
+            ["agent", "--pod", "p.yaml", "--mount", "/m", "--wait-timeout", "nan"],
+            {},
+            "wait_timeout: must be a number of seconds, 0 or more",
+            id="nan-wait",
+        ),
     ],
 )
 def test_agent_settings_are_checked_before_anything_starts(
