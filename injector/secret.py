@@ -230,10 +230,10 @@ def open_age_file(settings: SecretSettings, path: str) -> tuple[bytes, str]:
     from injector.shell.age import decrypt_age, parse_identities
 
     if not path.endswith(".age"):
-        raise UsageError("not an encrypted manifest (FILE.age): plaintext files are not edited", source=path)
+        raise UsageError("not an age-encrypted manifest (FILE.age): secret get and edit read no plaintext", source=path)
+    data = read_bytes(path)
     if not settings.age_identities:
         raise UsageError("decrypting it needs --age-identity (or INJECTOR_AGE_IDENTITY)", source=path)
-    data = read_bytes(path)
     identities = parse_identities([(p, read_bytes(p)) for p in settings.age_identities])
     plain = decrypt_age(data, identities, path)
     try:

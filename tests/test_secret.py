@@ -777,7 +777,7 @@ def test_vim_is_started_with_its_swap_backup_undo_and_viminfo_files_off() -> Non
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["edit", "{dir}/plain.yaml"], 2, "{dir}/plain.yaml: not an encrypted manifest (FILE.age)"),
+        (["edit", "{dir}/plain.yaml"], 2, "{dir}/plain.yaml: not an age-encrypted manifest (FILE.age)"),
         (["edit", "{sealed}"], 2, "{sealed}: decrypting it needs --age-identity"),
         (["edit", "{sealed}", "--age-identity", "{dir}/other.txt"], 5, "{sealed}: cannot decrypt age file: "),
         (["get", "db", "--kube", "--kubeconfig", "{dir}/none"], 5, "kubeconfig: cannot load Kubernetes configuration"),
