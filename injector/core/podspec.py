@@ -136,6 +136,9 @@ class Container(NamedTuple):
     env: tuple[EnvVar, ...]
     volume_mounts: tuple[VolumeMount, ...]
     at: FieldPath
+    command: tuple[str, ...] = ()
+    """``command`` (the image's entrypoint when empty), before ``$(VAR)`` expansion."""
+    args: tuple[str, ...] = ()
 
 
 class ImagePullSecret(NamedTuple):
@@ -442,7 +445,15 @@ def _parse_container(reader: _Reader, raw: object, role: ContainerRole, at: Fiel
                 )
         if volume and path:
             mounts.append(VolumeMount(volume, path, sub_path, mount_at))
-    return Container(name, role, tuple(env_from), tuple(env), tuple(mounts), at)
+    command = tuple(
+        reader.string(part, at / "command" / index) or ""
+        for index, part in enumerate(reader.sequence(body.get("command"), at / "command"))
+    )
+    args = tuple(
+        reader.string(part, at / "args" / index) or ""
+        for index, part in enumerate(reader.sequence(body.get("args"), at / "args"))
+    )
+    return Container(name, role, tuple(env_from), tuple(env), tuple(mounts), at, command, args)
 
 
 def _check_descending_path(reader: _Reader, path: str, at: FieldPath) -> None:
