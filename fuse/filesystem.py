@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 import pyfuse3
 
-from fuse.swap import DATA, Step, VolumeState, swap_steps, top_level, version_name
+from fuse.swap import DATA, Plan, VolumeState, swap_steps, top_level, version_name
 from fuse.tree import (
     ROOT_INODE,
     Invalidations,
@@ -68,7 +68,7 @@ class Swap(NamedTuple):
     inode: int
     """The volume's directory's inode."""
     version: str
-    steps: tuple[Step, ...]
+    plan: Plan
     content: VolumeContent
 
 
@@ -310,8 +310,8 @@ class Filesystem(pyfuse3.Operations):
         self._parents[tree.root.inode] = volume.inode
         volume.staged[name.encode()] = tree.root.inode
         volume.versions[name.encode()] = tree
-        steps = swap_steps(state, name, content.root.mode, top_level(content.files))
-        return Swap(volume.path, volume.inode, name, tuple(steps), content)
+        plan = swap_steps(state, name, content.root.mode, top_level(content.files))
+        return Swap(volume.path, volume.inode, name, plan, content)
 
     def _state(self, volume: Volume) -> VolumeState:
         data = volume.entries.get(DATA.encode())

@@ -23,8 +23,8 @@ from functools import partial
 import pyfuse3
 import trio
 
-from fuse.filesystem import Filesystem, Swap
-from fuse.swap import run_steps
+from fuse.filesystem import Filesystem
+from fuse.swap import Step, run_steps
 from fuse.tree import Invalidations, Layout
 
 
@@ -159,6 +159,16 @@ class Session:
         self.mountpoint = mountpoint
         self.writable = writable
         self.read_only_view = read_only_view
+        self.writer = trio.Lock()
+        """One writer at a time: a swap's calls, or a retirement's."""
+        self.retiring: dict[str, tuple[float, tuple[Step, ...]]] = {}
+        """Volume -> when its old version goes, and the calls that remove it."""
+        self.retire_soon = trio.Event()
+
+
+RETIRE_AFTER = 0.1
+"""Seconds an old version stays after the swap (unless another swap comes first): a reader that
+resolved ``..data`` just before the rename, and was then put aside, still finds its file."""
 
 
 async def serve(
@@ -193,7 +203,9 @@ async def serve(
             nursery.start_soon(partial(pyfuse3.main, min_tasks=1, max_tasks=1))
             # Every call on the mount needs this thread to answer it: make them from a worker thread.
             writable = await trio.to_thread.run_sync(_publish, private, mountpoint)
-            task_status.started(Session(fs, mountpoint, writable, read_only_view=private is not None))
+            session = Session(fs, mountpoint, writable, read_only_view=private is not None)
+            nursery.start_soon(_retire_when_due, session)
+            task_status.started(session)
     finally:
         if writable >= 0:
             os.close(writable)
@@ -310,24 +322,30 @@ async def update(session: Session, layout: Layout) -> None:
 
     Outside volumes the swap is one assignment, and the kernel is told exactly what changed; each
     volume whose content changed gets its new version by the writer's calls (``fuse.swap``),
-    which the kernel turns into the inotify events a kubelet volume gives. Both block on the
-    kernel, so they run in a worker thread while the event loop keeps serving.
+    which the kernel turns into the inotify events a kubelet volume gives; its old version goes
+    ``RETIRE_AFTER`` seconds later, or before the next swap, whichever comes first. Both block on
+    the kernel, so they run in a worker thread while the event loop keeps serving.
     """
     fs = session.fs
-    prepared = fs.prepare(layout)
-    invalidations = prepared.invalidations
-    if invalidations.entries or invalidations.attributes:
-        unreachable = await trio.to_thread.run_sync(_invalidate, invalidations)
-        fs.forget_unreachable(unreachable)
-    failures = []
-    for swap in prepared.swaps:
-        try:
-            await trio.to_thread.run_sync(_write, fs, session.writable, swap)
-        except OSError as exc:
-            fs.finish(swap, done=False)
-            failures.append(f"{swap.volume or '.'}: {exc.strerror}")
-        else:
-            fs.finish(swap, done=True)
+    async with session.writer:
+        for volume in list(session.retiring):
+            await _retire(session, volume)
+        prepared = fs.prepare(layout)
+        invalidations = prepared.invalidations
+        if invalidations.entries or invalidations.attributes:
+            unreachable = await trio.to_thread.run_sync(_invalidate, invalidations)
+            fs.forget_unreachable(unreachable)
+        failures = []
+        for swap in prepared.swaps:
+            try:
+                await trio.to_thread.run_sync(_write, fs, session.writable, swap.volume, swap.plan.publish)
+            except OSError as exc:
+                fs.finish(swap, done=False)
+                failures.append(f"{swap.volume or '.'}: {exc.strerror}")
+            else:
+                fs.finish(swap, done=True)
+                session.retiring[swap.volume] = (trio.current_time() + RETIRE_AFTER, swap.plan.retire)
+                session.retire_soon.set()
     if failures:
         raise SwapError(f"volume not updated: {'; '.join(failures)}")
 
@@ -336,9 +354,31 @@ class SwapError(Exception):
     """A volume's swap failed (the kernel refused one of its calls); it still serves a whole version."""
 
 
-def _write(fs: Filesystem, writable: int, swap: Swap) -> None:
+async def _retire_when_due(session: Session) -> None:
+    while True:
+        if not session.retiring:
+            await session.retire_soon.wait()
+            session.retire_soon = trio.Event()
+            continue
+        volume, (due, _) = min(session.retiring.items(), key=lambda item: item[1][0])
+        await trio.sleep_until(due)
+        async with session.writer:
+            entry = session.retiring.get(volume)
+            if entry is not None and entry[0] <= trio.current_time():  # not a newer swap's
+                await _retire(session, volume)
+
+
+async def _retire(session: Session, volume: str) -> None:
+    due = session.retiring.pop(volume, None)
+    if due is None:
+        return
+    with contextlib.suppress(OSError):  # what is left is removed with the next swap's
+        await trio.to_thread.run_sync(_write, session.fs, session.writable, volume, due[1])
+
+
+def _write(fs: Filesystem, writable: int, volume: str, steps: Iterable[Step]) -> None:
     with fs.writing():
-        run_steps(writable, swap.volume, swap.steps)
+        run_steps(writable, volume, steps)
 
 
 def _invalidate(invalidations: Invalidations) -> list[int]:

@@ -64,7 +64,17 @@ class VolumeState(NamedTuple):
     """Version directory -> (path inside it, is a directory), children before their directory."""
 
 
-def swap_steps(state: VolumeState, new_version: str, new_mode: int, new_names: Iterable[str]) -> list[Step]:
+class Plan(NamedTuple):
+    """A swap's calls: ``publish`` makes the new version the content; ``retire`` then removes the
+    old one. Between the two, readers that resolved ``..data`` just before the rename finish
+    their lookups in the old version (the kubelet removes it at once, and such a reader gets
+    ENOENT); the events are the same, in the same order."""
+
+    publish: tuple[Step, ...]
+    retire: tuple[Step, ...]
+
+
+def swap_steps(state: VolumeState, new_version: str, new_mode: int, new_names: Iterable[str]) -> Plan:
     """The writer's calls that make ``new_version`` (already staged) the content: kubelet order."""
     names = set(new_names)
     steps: list[Step] = []
@@ -80,14 +90,15 @@ def swap_steps(state: VolumeState, new_version: str, new_mode: int, new_names: I
     steps += [Step("symlink", name, target=posixpath.join(DATA, name)) for name in sorted(names - visible)]
     steps += [Step("unlink", name) for name in sorted(visible - names)]
     # The old version last; then any other leftover version of an interrupted swap.
+    retire: list[Step] = []
     old = [state.data_target] if state.data_target is not None and state.data_target in state.removal else []
     for version in [*old, *sorted(v for v in state.removal if v not in old)]:
         if version == new_version:
             continue
         for path, is_dir in state.removal[version]:
-            steps.append(Step("rmdir" if is_dir else "unlink", posixpath.join(version, path)))
-        steps.append(Step("rmdir", version))
-    return steps
+            retire.append(Step("rmdir" if is_dir else "unlink", posixpath.join(version, path)))
+        retire.append(Step("rmdir", version))
+    return Plan(tuple(steps), tuple(retire))
 
 
 def run_steps(directory_fd: int, base: str, steps: Iterable[Step]) -> None:

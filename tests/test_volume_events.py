@@ -93,8 +93,10 @@ class Watchers:
         self.watchdog = WatchdogRecorder(volume)
         self.marks = 0
 
-    def settle(self) -> None:
-        """Read everything the watchers were sent so far."""
+    def settle(self, *, retired: int = 0) -> None:
+        """Read everything the watchers were sent so far (once ``retired`` old versions were removed)."""
+        if retired:
+            self.inotify[0].read_until_seen("DELETE,ISDIR", retired)
         self.marks += 1
         mark = f"mark-{id(self)}-{self.marks}"
         (self.sentinels / mark).touch()
@@ -152,7 +154,7 @@ def mounts_events(
         for number, state in enumerate(case.states[1:], 1):
             change(state)
             mount.wait_said("injector: updated", number)
-            watchers.settle()
+            watchers.settle(retired=number)  # the old version goes a moment after the swap
             assert content(volume) == {path: p.data for path, p in payload(state, case.items).items()}
         watchers.watchdog.wait_for_count(expected_watchdog)
     finally:

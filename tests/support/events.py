@@ -32,15 +32,23 @@ def name_versions(lines: Iterable[str]) -> list[str]:
     return [VERSION.sub(rename, line) for line in lines]
 
 
-def sort_runs(lines: list[tuple[str, str]]) -> list[str]:
-    """``(kind, name)`` pairs; runs of one kind are sorted by name."""
+def sort_runs(lines: list[tuple[str, str]], follower: tuple[str, str] | None = None) -> list[str]:
+    """``(kind, name)`` pairs; runs of one kind are sorted by name. A ``follower`` (watchdog's
+    ``DirModifiedEvent .``, which comes after each change in the directory) stays with the event
+    it follows."""
+    units: list[list[tuple[str, str]]] = []
+    for line in lines:
+        if units and line == follower:
+            units[-1].append(line)
+        else:
+            units.append([line])
     out: list[str] = []
-    run: list[tuple[str, str]] = []
-    for line in [*lines, ("", "")]:
-        if run and line[0] != run[0][0]:
-            out += [f"{kind} {name}".rstrip() for kind, name in sorted(run)]
+    run: list[list[tuple[str, str]]] = []
+    for unit in [*units, [("", "")]]:
+        if run and unit[0][0] != run[0][0][0]:
+            out += [f"{kind} {name}".rstrip() for each in sorted(run) for kind, name in each]
             run = []
-        run.append(line)
+        run.append(unit)
     return out
 
 
@@ -79,23 +87,34 @@ class InotifyWait:
 
     def read_until(self, sentinel: str, timeout: float = 30) -> None:
         """Read what came before the sentinel file ``sentinel`` was created."""
-        assert self.process.stdout is not None
-        fd = self.process.stdout.fileno()  # read unbuffered: select() sees nothing a buffer holds
         deadline = time.monotonic() + timeout
         while True:
-            while b"\n" not in self._buffer:
-                ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-                if not ready:
-                    raise AssertionError(f"inotifywait on {self.path}: no sentinel {sentinel} in {timeout} s")
-                self._buffer += os.read(fd, 65536)
-            raw, self._buffer = self._buffer.split(b"\n", 1)
-            line = os.fsdecode(raw)
+            line = self._next_line(deadline, f"sentinel {sentinel}")
             watched, events, name = _fields(line)
             if watched.rstrip("/") == self.sentinels:
                 if "CREATE" in events.split(",") and name == sentinel:
                     return
                 continue
             self.lines.append(line)
+
+    def read_until_seen(self, events: str, times: int, timeout: float = 30) -> None:
+        """Read until ``events`` (``DELETE,ISDIR``) came ``times`` times in all."""
+        deadline = time.monotonic() + timeout
+        while sum(1 for line in self.lines if _fields(line)[1] == events) < times:
+            line = self._next_line(deadline, f"{times} x {events}")
+            if _fields(line)[0].rstrip("/") != self.sentinels:
+                self.lines.append(line)
+
+    def _next_line(self, deadline: float, waiting_for: str) -> str:
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()  # read unbuffered: select() sees nothing a buffer holds
+        while b"\n" not in self._buffer:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise AssertionError(f"inotifywait on {self.path}: no {waiting_for} in time")
+            self._buffer += os.read(fd, 65536)
+        raw, self._buffer = self._buffer.split(b"\n", 1)
+        return os.fsdecode(raw)
 
     def changes(self) -> list[str]:
         """The change events, normalized (the watched path shown as the label)."""
@@ -160,7 +179,7 @@ class WatchdogRecorder:
             events = events[: events.index(before)]
         kept = [f"{kind}|{name}" for kind, name in events if kind not in WATCHDOG_READS]
         pairs = [tuple(line.split("|", 1)) for line in name_versions(kept)]
-        return sort_runs([(kind, name) for kind, name in pairs])
+        return sort_runs([(kind, name) for kind, name in pairs], follower=("DirModifiedEvent", "."))
 
     def close(self) -> None:
         self.observer.stop()
