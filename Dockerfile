@@ -9,13 +9,13 @@ COPY pyproject.toml README.md ./
 COPY injector ./injector
 COPY fuse ./fuse
 COPY vendor ./vendor
-# pyfuse3 is built with vendor/pyfuse3-read-inode.patch (see vendor/build-pyfuse3.sh for why).
+# pyfuse3 is built with vendor/pyfuse3.patch (see vendor/build-pyfuse3.sh for why).
 RUN apt-get update && apt-get install -y --no-install-recommends patch && rm -rf /var/lib/apt/lists/* \
  && pip wheel --no-cache-dir --wheel-dir /wheels . \
  && rm /wheels/pyfuse3-*.whl \
  && pip download -q --no-deps --no-binary :all: -d /tmp/pf pyfuse3==3.5.0 \
  && tar xzf /tmp/pf/pyfuse3-3.5.0.tar.gz -C /tmp/pf \
- && (cd /tmp/pf/pyfuse3-3.5.0 && patch -s -p1 < /src/vendor/pyfuse3-read-inode.patch) \
+ && (cd /tmp/pf/pyfuse3-3.5.0 && patch -s -p1 < /src/vendor/pyfuse3.patch) \
  && pip wheel --no-cache-dir --no-deps --wheel-dir /wheels /tmp/pf/pyfuse3-3.5.0
 
 FROM python:3.11-slim-bookworm

@@ -3,11 +3,11 @@ VENV      ?= .venv
 PYTHON    ?= python3
 BIN       := $(VENV)/bin
 # System packages: FUSE (pyfuse3 builds against libfuse3), and the real tools the tests use:
-# age (encrypt fixtures), skopeo + docker-registry + htpasswd (pull-secret test), strace; kubectl (Debian's
-# kubernetes-client, unless a kubectl is already there) against the stand-in API server; vim and nano
-# (secret edit runs the real editors), ssh-keygen (openssh-client).
+# age (encrypt fixtures), skopeo + docker-registry + htpasswd (pull-secret test), strace, inotifywait (a volume's
+# events); kubectl (Debian's kubernetes-client, unless a kubectl is already there) against the stand-in API server;
+# vim and nano (secret edit runs the real editors), ssh-keygen (openssh-client).
 APT_PACKAGES := fuse3 libfuse3-dev pkg-config gcc patch python3-venv age skopeo docker-registry apache2-utils strace \
-                vim nano openssh-client
+                vim nano openssh-client inotify-tools
 
 .PHONY: demo test lint system-deps venv clean bench
 
@@ -48,6 +48,8 @@ bench: venv
 	$(BIN)/python benchmarks/fuse_read.py
 	$(BIN)/python benchmarks/fuse_update.py
 	$(BIN)/python benchmarks/rotation.py
+	$(BIN)/python benchmarks/volume_events.py
+	$(BIN)/python benchmarks/run_restart.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

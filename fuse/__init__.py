@@ -1,19 +1,21 @@
-"""A read-only FUSE filesystem over an immutable in-memory tree, built on pyfuse3 and trio.
+"""A FUSE filesystem over immutable in-memory trees, read-only to all but itself, on pyfuse3 and trio.
 
-It knows nothing of Kubernetes: give it paths with bytes, modes and owners; replace the whole tree
-atomically whenever you like. Each inode's content never changes (a changed file gets a new inode,
-as the kubelet's atomic writer gives a new file), so the kernel may cache every page and attribute
-for as long as it keeps the inode, and a reader holding a file open keeps reading the version it
-opened.
+It knows nothing of Kubernetes: give it a Layout (paths with bytes, modes and owners, and which
+directories are volumes) and a new one whenever you like. Each inode's content never changes (a
+changed file gets a new inode), so the kernel may cache every page and attribute for as long as it
+keeps the inode, and a reader holding a file open keeps reading the version it opened. A volume
+changes by an atomic swap of its ``..data`` symlink, made by real calls on the mount, so that
+watchers get the inotify events of a kubelet volume.
 
-    tree        pure: FileSpec -> Tree, and the invalidations a replacement needs
-    filesystem  the pyfuse3 Operations over the current Tree
-    mount       mounting, serving until cancelled, unmounting, stale-mount recovery
+    tree        pure: FileSpec -> Tree, the invalidations a replacement needs, a mount's Layout
+    swap        a volume's atomic swap: the kubelet writer's steps, and running them
+    filesystem  the pyfuse3 Operations over the current trees and volumes
+    mount       mounting (a read-only view), serving until cancelled, updating, stale-mount recovery
 """
 
-from fuse.tree import FileSpec, Tree, build_tree
+from fuse.tree import DirSpec, FileSpec, Layout, Tree, build_tree
 
-__all__ = ["FileSpec", "Tree", "build_tree", "unloadable"]
+__all__ = ["DirSpec", "FileSpec", "Layout", "Tree", "build_tree", "unloadable"]
 
 
 def unloadable() -> str | None:

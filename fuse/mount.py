@@ -1,25 +1,31 @@
-"""Mount a ReadOnlyFilesystem, serve it until cancelled, unmount; recover stale mounts.
+"""Mount a Filesystem, serve it until cancelled, unmount; keep it current; recover stale mounts.
 
 pyfuse3 keeps its session in module globals (one mount per process): ``serve`` is the one owner
-of that state, and nothing else in the program touches pyfuse3's session functions.
+of that state, and nothing else in the program touches pyfuse3's session functions. No call on the
+mount is ever made from the thread that runs the event loop: that thread answers the kernel, and
+would wait for itself.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import os
 import shutil
 import stat
+import struct
 import subprocess
+import tempfile
 from collections.abc import Iterable
 from functools import partial
 
 import pyfuse3
 import trio
 
-from fuse.filesystem import ReadOnlyFilesystem
-from fuse.tree import Invalidations, Tree
+from fuse.filesystem import Filesystem
+from fuse.swap import Step, run_steps
+from fuse.tree import Invalidations, Layout
 
 
 class MountError(Exception):
@@ -51,7 +57,7 @@ def fuse_unavailable() -> str | None:
     return None
 
 
-def _init_session(fs: ReadOnlyFilesystem, mountpoint: str, options: set[str]) -> None:
+def _init_session(fs: Filesystem, mountpoint: str, options: set[str]) -> None:
     """pyfuse3.init, with what libfuse (and fusermount3) print on failure turned into one MountError.
 
     Their messages go to file descriptor 2 from C; while mounting, that descriptor is a pipe.
@@ -120,43 +126,124 @@ def _lazy_unmount(path: str) -> None:
 
 
 def mount_options(*, allow_other: bool, fsname: str) -> set[str]:
-    options = {"ro", f"fsname={fsname}", "subtype=injector", "noatime", "nodev", "nosuid", "noexec"}
+    # Not "ro": the kernel would then refuse the filesystem's own writer. Others are refused by
+    # the read-only view (and by the filesystem itself: EROFS for every call but its writer's).
+    options = {f"fsname={fsname}", "subtype=injector", "noatime", "nodev", "nosuid", "noexec"}
     if allow_other:
         # Others may enter: let the kernel check modes and owners, as on any filesystem.
         options |= {"allow_other", "default_permissions"}
     return options
 
 
+def fast_paths_missing() -> list[str]:
+    """What the pyfuse3 in use lacks of vendor/pyfuse3.patch, said once at mount start."""
+    missing = []
+    if not getattr(pyfuse3, "READ_HANDLE_IS_INODE_WITHOUT_OPEN", False):
+        missing.append("every open goes through this process")
+    if not getattr(pyfuse3, "SYMLINK_CACHE_SUPPORTED", False):
+        missing.append("every open through a volume's symlinks asks for them again")
+    return missing
+
+
+class Session:
+    """A mount being served: its filesystem, where it shows, and the writer's way in.
+
+    ``writable`` is a directory descriptor on the writable mount; as root that mount is reachable
+    by nothing else (the mountpoint shows a read-only copy of it), so nobody but the writer can
+    even try to write. Without root the mountpoint is the writable mount itself, and the
+    filesystem refuses every write but its writer's.
+    """
+
+    def __init__(self, fs: Filesystem, mountpoint: str, writable: int, *, read_only_view: bool) -> None:
+        self.fs = fs
+        self.mountpoint = mountpoint
+        self.writable = writable
+        self.read_only_view = read_only_view
+        self.writer = trio.Lock()
+        """One writer at a time: a swap's calls, or a retirement's."""
+        self.retiring: dict[str, tuple[float, tuple[Step, ...]]] = {}
+        """Volume -> when its old version goes, and the calls that remove it."""
+        self.retire_soon = trio.Event()
+
+
+RETIRE_AFTER = 0.1
+"""Seconds an old version stays after the swap (unless another swap comes first): a reader that
+resolved ``..data`` just before the rename, and was then put aside, still finds its file."""
+
+
 async def serve(
-    fs: ReadOnlyFilesystem,
+    fs: Filesystem,
     mountpoint: str,
     options: Iterable[str],
     *,
-    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    task_status: trio.TaskStatus[Session] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Mount ``fs`` at ``mountpoint`` and serve it until cancelled.
 
-    Calls ``task_status.started()`` once the mount is visible. On cancellation (or any error),
-    the filesystem is unmounted before the exception propagates.
+    Calls ``task_status.started(session)`` once the mount is visible. On cancellation (or any
+    error), the filesystem is unmounted before the exception propagates. As root the filesystem is
+    mounted at a private directory, shown read-only at ``mountpoint`` (a detached copy made
+    read-only before it is attached, so that copies propagated to other mount namespaces are
+    read-only too), and the private mount is detached: only the writer's descriptor still reaches
+    it.
     """
-    _init_session(fs, mountpoint, set(options))
+    private = tempfile.mkdtemp(prefix="injector-") if can_mount_read_only_view() else None
+    try:
+        _init_session(fs, private or mountpoint, set(options))
+    except BaseException:
+        if private is not None:
+            os.rmdir(private)
+        raise
+    writable = -1
     try:
         async with trio.open_nursery() as nursery:
             # One worker task: no handler ever awaits (they only read the in-memory tree), so extra
             # tasks would add trio scheduling to every request and gain nothing (measured: opens
             # 70-140 us with pyfuse3's default of up to 99 tasks, 52-58 us with one).
             nursery.start_soon(partial(pyfuse3.main, min_tasks=1, max_tasks=1))
-            # stat() of the mountpoint needs this process to answer: ask from a worker thread.
-            await trio.to_thread.run_sync(tune_connection, mountpoint)
-            task_status.started()
+            # Every call on the mount needs this thread to answer it: make them from a worker thread.
+            writable = await trio.to_thread.run_sync(_publish, private, mountpoint)
+            session = Session(fs, mountpoint, writable, read_only_view=private is not None)
+            nursery.start_soon(_retire_when_due, session)
+            task_status.started(session)
     finally:
-        pyfuse3.close(unmount=True)
+        if writable >= 0:
+            os.close(writable)
+        if private is None:
+            pyfuse3.close(unmount=True)
+        else:
+            published = writable >= 0
+            for path in (mountpoint,) if published else (private,):
+                with contextlib.suppress(OSError):
+                    _unmount(path)
+            pyfuse3.close(unmount=False)
+            with contextlib.suppress(OSError):
+                os.rmdir(private)  # still there if publishing failed
 
 
 FUSECTL = "/sys/fs/fuse/connections"
 MAX_BACKGROUND = 256
 """Background requests (RELEASE among them) the kernel may have in flight at once. Its default of
 12 lets RELEASEs queue up behind opens under load, each keeping an old version in memory."""
+
+
+def _publish(private: str | None, mountpoint: str) -> int:
+    """Tune the connection; as root, show the private mount read-only at ``mountpoint`` and detach
+    it. Returns a descriptor on the writable mount."""
+    tune_connection(private or mountpoint)
+    writable = os.open(private or mountpoint, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    if private is None:
+        return writable
+    try:
+        _attach_read_only_copy(private, mountpoint)
+    except OSError as exc:
+        os.close(writable)
+        with contextlib.suppress(OSError):
+            _unmount(private)
+        raise MountError(f"{mountpoint}: cannot mount: {exc.strerror}") from None
+    _unmount(private)
+    os.rmdir(private)
+    return writable
 
 
 def tune_connection(mountpoint: str) -> None:
@@ -175,16 +262,123 @@ def tune_connection(mountpoint: str) -> None:
         pass  # not root, or no fusectl: the kernel's default stays
 
 
-async def replace_tree(fs: ReadOnlyFilesystem, tree: Tree) -> None:
-    """Serve ``tree`` from now on and make the kernel forget exactly what changed.
+# -- a read-only copy of a mount, through the mount API of Linux 5.12+ --------------------------------
 
-    The swap is one assignment, so every lookup after it sees the new tree; the invalidation calls
-    may block on the kernel, so they run in a worker thread while the event loop keeps serving.
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+_SYS_OPEN_TREE, _SYS_MOVE_MOUNT, _SYS_MOUNT_SETATTR = 428, 429, 442
+"""The same numbers on every architecture (these syscalls came after the tables were unified)."""
+_OPEN_TREE_CLONE = 1
+_AT_EMPTY_PATH = 0x1000
+_AT_FDCWD = -100
+_MOVE_MOUNT_F_EMPTY_PATH = 0x4
+_MOUNT_ATTR = {"ro": 0x1, "nosuid": 0x2, "nodev": 0x4, "noexec": 0x8, "noatime": 0x10}
+_MOUNT_ATTR__ATIME = 0x70
+"""Setting an atime mode (noatime) must clear the field first."""
+_MNT_DETACH = 2
+
+
+def can_mount_read_only_view() -> bool:
+    """Root can show a mount read-only elsewhere (and kernels since 5.12 have the calls for it)."""
+    return os.geteuid() == 0 and _kernel_at_least(5, 12)
+
+
+def _kernel_at_least(major: int, minor: int) -> bool:
+    try:
+        parts = os.uname().release.split(".")
+        return (int(parts[0]), int(parts[1].split("-")[0])) >= (major, minor)
+    except (ValueError, IndexError):
+        return False
+
+
+def _check(result: int) -> int:
+    if result < 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))
+    return result
+
+
+def _attach_read_only_copy(source: str, target: str) -> None:
+    """A copy of the mount at ``source`` made read-only, then attached at ``target``."""
+    tree = _check(_libc.syscall(_SYS_OPEN_TREE, _AT_FDCWD, os.fsencode(source), _OPEN_TREE_CLONE | os.O_CLOEXEC))
+    try:
+        flags = sum(_MOUNT_ATTR.values())
+        attributes = ctypes.create_string_buffer(struct.pack("QQQQ", flags, _MOUNT_ATTR__ATIME, 0, 0))
+        _check(_libc.syscall(_SYS_MOUNT_SETATTR, tree, b"", _AT_EMPTY_PATH, attributes, 32))
+        _check(_libc.syscall(_SYS_MOVE_MOUNT, tree, b"", _AT_FDCWD, os.fsencode(target), _MOVE_MOUNT_F_EMPTY_PATH))
+    finally:
+        os.close(tree)
+
+
+def _unmount(path: str) -> None:
+    _check(_libc.umount2(os.fsencode(path), _MNT_DETACH))
+
+
+# -- keeping it current ----------------------------------------------------------------------------
+
+
+async def update(session: Session, layout: Layout) -> None:
+    """Serve ``layout`` from now on.
+
+    Outside volumes the swap is one assignment, and the kernel is told exactly what changed; each
+    volume whose content changed gets its new version by the writer's calls (``fuse.swap``),
+    which the kernel turns into the inotify events a kubelet volume gives; its old version goes
+    ``RETIRE_AFTER`` seconds later, or before the next swap, whichever comes first. Both block on
+    the kernel, so they run in a worker thread while the event loop keeps serving.
     """
-    invalidations = fs.replace(tree)
-    if invalidations.entries or invalidations.attributes:
-        unreachable = await trio.to_thread.run_sync(_invalidate, invalidations)
-        fs.forget_unreachable(unreachable)
+    fs = session.fs
+    async with session.writer:
+        for volume in list(session.retiring):
+            await _retire(session, volume)
+        prepared = fs.prepare(layout)
+        invalidations = prepared.invalidations
+        if invalidations.entries or invalidations.attributes:
+            unreachable = await trio.to_thread.run_sync(_invalidate, invalidations)
+            fs.forget_unreachable(unreachable)
+        failures = []
+        for swap in prepared.swaps:
+            try:
+                await trio.to_thread.run_sync(_write, fs, session.writable, swap.volume, swap.plan.publish)
+            except OSError as exc:
+                fs.finish(swap, done=False)
+                failures.append(f"{swap.volume or '.'}: {exc.strerror}")
+            else:
+                fs.finish(swap, done=True)
+                session.retiring[swap.volume] = (trio.current_time() + RETIRE_AFTER, swap.plan.retire)
+                session.retire_soon.set()
+    if failures:
+        raise SwapError(f"volume not updated: {'; '.join(failures)}")
+
+
+class SwapError(Exception):
+    """A volume's swap failed (the kernel refused one of its calls); it still serves a whole version."""
+
+
+async def _retire_when_due(session: Session) -> None:
+    while True:
+        if not session.retiring:
+            await session.retire_soon.wait()
+            session.retire_soon = trio.Event()
+            continue
+        volume, (due, _) = min(session.retiring.items(), key=lambda item: item[1][0])
+        await trio.sleep_until(due)
+        async with session.writer:
+            entry = session.retiring.get(volume)
+            if entry is not None and entry[0] <= trio.current_time():  # not a newer swap's
+                await _retire(session, volume)
+
+
+async def _retire(session: Session, volume: str) -> None:
+    due = session.retiring.pop(volume, None)
+    if due is None:
+        return
+    with contextlib.suppress(OSError):  # what is left is removed with the next swap's
+        await trio.to_thread.run_sync(_write, session.fs, session.writable, volume, due[1])
+
+
+def _write(fs: Filesystem, writable: int, volume: str, steps: Iterable[Step]) -> None:
+    with fs.writing():
+        run_steps(writable, volume, steps)
 
 
 def _invalidate(invalidations: Invalidations) -> list[int]:

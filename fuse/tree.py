@@ -1,4 +1,5 @@
-"""Immutable trees of files and directories, and what changes between two of them (pure)."""
+"""Immutable trees of files and directories, what changes between two of them, and the layout of a
+whole mount: which of its directories are volumes served with atomic swaps (pure)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,11 @@ DEFAULT_DIR = DirSpec(0o755)
 
 
 class Node:
-    """One inode: its content and attributes never change once built."""
+    """One inode: a file's content never changes once built, nor a symlink's target (``data``).
+
+    A directory's ``children`` change only inside a volume, by the very calls the kernel makes
+    (mkdir, symlink, rename, unlink, rmdir), so that what the kernel was told is always true.
+    """
 
     __slots__ = ("children", "data", "gid", "inode", "mode", "mtime_ns", "path", "uid")
 
@@ -47,7 +52,7 @@ class Node:
         gid: int,
         mtime_ns: int,
         data: bytes = b"",
-        children: Mapping[bytes, int] | None = None,
+        children: dict[bytes, int] | None = None,
     ) -> None:
         self.inode = inode
         self.path = path
@@ -56,12 +61,16 @@ class Node:
         self.gid = gid
         self.mtime_ns = mtime_ns
         self.data = data
-        self.children: Mapping[bytes, int] | None = children
-        """Directories: name -> inode, sorted by name. Files: None."""
+        self.children = children
+        """Directories: name -> inode. Files and symlinks: None."""
 
     @property
     def is_dir(self) -> bool:
         return self.children is not None
+
+    @property
+    def is_link(self) -> bool:
+        return stat.S_ISLNK(self.mode)
 
     def same_file_as(self, spec: FileSpec, uid: int, gid: int) -> bool:
         return (
@@ -72,7 +81,7 @@ class Node:
         )
 
     def __repr__(self) -> str:
-        kind = "dir" if self.is_dir else f"file {len(self.data)} bytes"
+        kind = "dir" if self.is_dir else "symlink" if self.is_link else f"file {len(self.data)} bytes"
         return f"<Node {self.inode} {self.path!r} {kind} mode={self.mode:o}>"
 
 
@@ -88,7 +97,7 @@ class Tree:
 
     @property
     def root(self) -> Node:
-        return self.nodes[ROOT_INODE]
+        return self.nodes[self.by_path[""]]
 
     def __repr__(self) -> str:
         return f"<Tree {len(self.by_path)} paths>"
@@ -111,6 +120,10 @@ def build_tree(
     previous: Tree | None = None,
     dirs: Mapping[str, DirSpec] | None = None,
     root: DirSpec = DEFAULT_DIR,
+    next_inode: int | None = None,
+    root_inode: int = ROOT_INODE,
+    fresh: bool = False,
+    prefix: str = "",
 ) -> Tree:
     """Build a tree of ``files`` (directories are implied by paths).
 
@@ -118,13 +131,19 @@ def build_tree(
     attributes changed gets a new inode (content per inode is immutable), and a new mtime only
     when its content changed. Directories keep their inode while they remain directories.
     ``dirs`` gives attributes to some directories; others get ``root``'s.
+
+    ``next_inode``: the first inode number free (default: the one after ``previous``'s);
+    ``root_inode``: the root directory's. ``fresh``: every node gets a new inode, as a volume's
+    new version does (``previous`` then only keeps mtimes of unchanged content). ``prefix`` is put
+    before every node's ``path`` (the path reported for audits).
     """
     dirs = dirs or {}
     for path in files:
         check_path(path)
     old_nodes = previous.nodes if previous is not None else {}
     old_paths = previous.by_path if previous is not None else {}
-    next_inode = previous.next_inode if previous is not None else ROOT_INODE + 1
+    if next_inode is None:
+        next_inode = previous.next_inode if previous is not None else ROOT_INODE + 1
 
     for path in dirs:
         check_path(path)
@@ -151,13 +170,13 @@ def build_tree(
         file_uid = uid if spec.uid is None else spec.uid
         file_gid = gid if spec.gid is None else spec.gid
         old = old_node(path)
-        if old is not None and old.same_file_as(spec, file_uid, file_gid):
+        if old is not None and old.same_file_as(spec, file_uid, file_gid) and not fresh:
             node = old
         else:
             mtime = old.mtime_ns if old is not None and not old.is_dir and old.data == spec.data else now_ns
             node = Node(
                 inode=next_inode,
-                path=path,
+                path=prefix + path,
                 mode=stat.S_IFREG | spec.mode,
                 uid=file_uid,
                 gid=file_gid,
@@ -175,8 +194,8 @@ def build_tree(
         old = old_node(path)
         entries = dict(sorted(children[path].items()))
         if path == "":
-            inode = ROOT_INODE
-        elif old is not None and old.is_dir:
+            inode = root_inode
+        elif old is not None and old.is_dir and not fresh:
             inode = old.inode
         else:
             inode = next_inode
@@ -184,7 +203,7 @@ def build_tree(
         unchanged = old is not None and old.is_dir and dict(old.children or {}) == entries
         node = Node(
             inode=inode,
-            path=path,
+            path=prefix + path if path else prefix.rstrip("/"),
             mode=stat.S_IFDIR | dir_spec.mode,
             uid=uid if dir_spec.uid is None else dir_spec.uid,
             gid=gid if dir_spec.gid is None else dir_spec.gid,
@@ -235,3 +254,79 @@ def changes(old: Tree, new: Tree) -> Invalidations:
         ):
             attributes.append(inode)
     return Invalidations(tuple(entries), tuple(attributes))
+
+
+# -- the layout of a whole mount ------------------------------------------------------------------
+
+
+class Layout(NamedTuple):
+    """What a mount serves: ``files`` and ``dirs`` (paths relative to its root), the root's
+    attributes, and which directories are ``volumes``: directories whose content changes only by an
+    atomic swap, as the kubelet's atomic writer makes it (see ``fuse.swap``); ``""`` makes the root
+    one. Everything else is replaced in place when it changes."""
+
+    files: Mapping[str, FileSpec]
+    uid: int
+    gid: int
+    dirs: Mapping[str, DirSpec] = {}
+    root: DirSpec = DEFAULT_DIR
+    volumes: frozenset[str] = frozenset()
+
+
+class VolumeContent(NamedTuple):
+    """One version of a volume's content: files and directories relative to the volume."""
+
+    files: Mapping[str, FileSpec]
+    dirs: Mapping[str, DirSpec]
+    root: DirSpec
+    """The attributes of each version's directory (``..<timestamp>``) and of the volume's own."""
+
+
+RESERVED_PREFIX = ".."
+"""Names a volume keeps for itself (``..data``, ``..data_tmp``, ``..<timestamp>``), as the kubelet does."""
+
+
+def split_layout(layout: Layout) -> tuple[dict[str, FileSpec], dict[str, DirSpec], dict[str, VolumeContent]]:
+    """The files and directories outside volumes (volume directories included, empty), and each
+    volume's content. Raises ValueError for a volume inside another or a name a volume reserves."""
+    volumes = sorted(layout.volumes)
+    for volume in volumes:
+        if volume:
+            check_path(volume)
+        for other in volumes:
+            if other != volume and (other == "" or volume.startswith(other + "/")):
+                raise ValueError(f"volume {volume!r} is inside volume {other!r}")
+    outer_files: dict[str, FileSpec] = {}
+    outer_dirs: dict[str, DirSpec] = {}
+    files_of: dict[str, dict[str, FileSpec]] = {volume: {} for volume in volumes}
+    dirs_of: dict[str, dict[str, DirSpec]] = {volume: {} for volume in volumes}
+
+    def owner(path: str) -> tuple[str, str] | None:
+        for volume in volumes:
+            if volume == "":
+                return volume, path
+            if path.startswith(volume + "/"):
+                return volume, path[len(volume) + 1 :]
+        return None
+
+    for path, spec in layout.files.items():
+        found = owner(path)
+        if found is None:
+            outer_files[path] = spec
+        elif found[1].startswith(RESERVED_PREFIX):
+            raise ValueError(f"{path!r}: names starting with '..' are reserved in a volume")
+        else:
+            files_of[found[0]][found[1]] = spec
+    for path, dir_spec in layout.dirs.items():
+        found = owner(path)
+        if found is None:
+            outer_dirs[path] = dir_spec
+        else:
+            dirs_of[found[0]][found[1]] = dir_spec
+    contents = {}
+    for volume in volumes:
+        root = layout.root if volume == "" else layout.dirs.get(volume, layout.root)
+        contents[volume] = VolumeContent(files_of[volume], dirs_of[volume], root)
+        if volume:
+            outer_dirs[volume] = root
+    return outer_files, outer_dirs, contents

@@ -59,7 +59,7 @@ async def run_agent(agent: AgentSettings, inputs: InputSettings, mount: MountSet
     harden_process(reporter, with_child=False)
     status = AgentStatus()
 
-    async def until_stopped(signals: AsyncIterator[int], mounted: Mounted) -> int:
+    async def until_stopped(signals: AsyncIterator[int], mounted: Mounted | None) -> int:
         status.mounted = mounted
         status.ready = True
         await wait_for_stop(signals)
@@ -81,7 +81,7 @@ async def run_agent(agent: AgentSettings, inputs: InputSettings, mount: MountSet
             resolution = without_errors(await trio.to_thread.run_sync(sources.resolve))
             for warning in resolution.warnings:
                 reporter.warning(warning)
-            code = await serve(mount, sources, resolution, reporter, until_stopped, stats=status.stats)
+            code = await serve(mount, sources, resolution, reporter, until_stopped, watch=True, stats=status.stats)
         nursery.cancel_scope.cancel()
     reporter.event("stopped")
     return code

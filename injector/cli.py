@@ -37,6 +37,11 @@ FLAGS = {
     "volume": "--volume",
     "kubelet_version": "--kubelet-version",
     "image": "--image",
+    "watch": "--watch",
+    "on_change": "--on-change",
+    "stop_signal": "--stop-signal",
+    "grace": "--grace",
+    "splay": "--splay",
 }
 """How the command line spells each setting a message may point at."""
 
@@ -229,7 +234,35 @@ def build_parser() -> argparse.ArgumentParser:
         "--mask", action="store_true", help="replace secret values in the child's output with <redacted:NAME>"
     )
     _mount_options(run, for_run=True)
-    run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
+    run.add_argument(
+        "--on-change",
+        metavar="ACTION",
+        help="with --watch, when what the command sees changes: restart, signal:SIG, exec:CMD or none "
+        "(default: restart when its env changed; a change to files only updates the mount)",
+    )
+    run.add_argument(
+        "--stop-signal",
+        metavar="SIG",
+        help="with --watch: the signal that stops the command for a restart (default: TERM)",
+    )
+    run.add_argument(
+        "--grace",
+        type=float,
+        metavar="SECONDS",
+        help="with --watch: how long a stopped command may take before SIGKILL (default: 30)",
+    )
+    run.add_argument(
+        "--splay",
+        type=float,
+        metavar="SECONDS",
+        help="with --watch: delay each restart by a random part of this, so that replicas do not restart together",
+    )
+    run.add_argument(
+        "argv",
+        nargs=argparse.REMAINDER,
+        metavar="-- COMMAND ...",
+        help="the command (without it: the container's command and args, $(VAR) expanded)",
+    )
 
     render = commands.add_parser(
         "render", help="print the resolved env, docker config, file tree or pull credentials", epilog=_epilog("render")

@@ -1,8 +1,10 @@
-"""The one-shot commands: ``run``, ``render`` and ``check``.
+"""The commands that resolve and hand the result on: ``run``, ``render`` and ``check``.
 
 Each resolves once (``resolve_once``: read, plan, fetch, resolve) and hands the result on: to a
 command it execs or supervises, to stdout (never a regular file), or as a list of problems.
-A plain ``run`` never imports trio: it costs more than everything else ``run`` does.
+``run --watch`` or ``--mount`` stays the command's parent and keeps what it sees current
+(``serve``), restarting, signalling or reloading it as ``--on-change`` says. A plain ``run`` never
+imports trio: it costs more than everything else ``run`` does.
 """
 
 from __future__ import annotations
@@ -12,19 +14,31 @@ from collections.abc import AsyncIterator
 from functools import partial
 from typing import TYPE_CHECKING
 
+from injector.core.command import container_argv
 from injector.core.envfile import as_environ
+from injector.core.podspec import select_container
 from injector.core.resolve import Part, Resolution
 from injector.errors import CombinedError, InjectorError, InjectorWarning, ManifestError, UsageError
-from injector.inputs import ApiObjects, Inputs, fetch_api, plan, read_inputs, read_pod, resolve, without_errors
+from injector.inputs import (
+    ApiObjects,
+    Inputs,
+    PodInput,
+    fetch_api,
+    plan,
+    read_inputs,
+    read_pod,
+    resolve,
+    without_errors,
+)
 from injector.inputs import check as check_inputs
 from injector.settings import MountSettings, RunSettings, Settings
 from injector.shell.loop import run_trio
 from injector.shell.output import open_output, write_all
-from injector.shell.process import exec_command, harden_process
+from injector.shell.process import Launch, exec_command, harden_process
 from injector.shell.report import Reporter
 
 if TYPE_CHECKING:
-    from injector.serve import Mounted
+    from injector.serve import Mounted, View
 
 RENDERED_PART: dict[str, Part] = {
     "env": "env",
@@ -34,10 +48,13 @@ RENDERED_PART: dict[str, Part] = {
 }
 
 
-def read_once(settings: Settings, *, whole_pod: bool = False) -> tuple[Inputs, ApiObjects | None]:
+def read_once(
+    settings: Settings, *, whole_pod: bool = False, pod_input: PodInput | None = None
+) -> tuple[Inputs, ApiObjects | None]:
     """Read the inputs once and fetch what the API must give for them (``--kube``): from the first
     cluster that answers among several ``--context`` (check compares them instead: the first only)."""
-    inputs = read_inputs(settings.inputs, read_pod(settings.inputs), whole_pod=whole_pod)
+    pod_input = pod_input or read_pod(settings.inputs)
+    inputs = read_inputs(settings.inputs, pod_input, whole_pod=whole_pod)
     kube = settings.inputs.kube
     if kube is None:
         return inputs, None
@@ -46,9 +63,11 @@ def read_once(settings: Settings, *, whole_pod: bool = False) -> tuple[Inputs, A
     return inputs, api
 
 
-def resolve_once(settings: Settings, reporter: Reporter, serves: frozenset[Part]) -> Resolution:
+def resolve_once(
+    settings: Settings, reporter: Reporter, serves: frozenset[Part], *, pod_input: PodInput | None = None
+) -> Resolution:
     """Read, fetch, resolve; warnings reported, errors raised (every one)."""
-    inputs, api = read_once(settings)
+    inputs, api = read_once(settings, pod_input=pod_input)
     resolution = resolve(inputs, settings.inputs, api, serves=serves)
     for warning in resolution.warnings:
         reporter.warning(warning)
@@ -66,56 +85,118 @@ def child_env(resolution: Resolution, run: RunSettings, mount: MountSettings | N
     return env
 
 
+def require_command(settings: Settings, pod_input: PodInput) -> None:
+    """Without ``-- CMD`` the container's own command runs: it must have one."""
+    assert settings.run is not None
+    if settings.run.argv:
+        return
+    container = select_container(pod_input.pod, settings.inputs.container)
+    if not container.command:
+        raise UsageError(
+            f"container {container.name!r} has no command (its image's entrypoint would run, which injector cannot "
+            "know): give one after --",
+            source=pod_input.pod.origin,
+            obj=pod_input.pod.ref,
+            field=container.at,
+        )
+
+
+def launch_of(resolution: Resolution, settings: Settings) -> Launch:
+    """How the command starts for ``resolution``: ``-- CMD`` as given (``$(VAR)`` stays literal), or
+    the container's ``command`` and ``args`` expanded against its env, as the kubelet does."""
+    run = settings.run
+    assert run is not None
+    argv = run.argv
+    if not argv:
+        expanded = container_argv(
+            resolution.container, resolution.env, whole_runes=settings.inputs.version.expands_whole_runes
+        )
+        if expanded is None:
+            raise UsageError(f"container {resolution.container.name!r} has no command any more")
+        argv = tuple(os.fsdecode(part) for part in expanded)
+    env = child_env(resolution, run, settings.mount)
+    return Launch(argv, env, resolution.sensitive_values() if run.mask else None)
+
+
 def run(settings: Settings, reporter: Reporter) -> int:
     """``injector run``: exec the command with the container's env, or stay its parent to mask,
-    mount or reap (as PID 1)."""
-    assert settings.run is not None
-    if not settings.run.argv:
-        raise UsageError("no command given: injector run [options] -- COMMAND [ARGS...]")
-    if settings.mount is not None:
-        return run_trio(partial(run_with_mount, settings, reporter))
-    resolution = resolve_once(settings, reporter, frozenset(("env",)))
-    env = child_env(resolution, settings.run)
-    if settings.run.mask or settings.run.as_init:
-        from injector.shell.supervise import supervise
-
+    mount, watch or reap (as PID 1)."""
+    run = settings.run
+    assert run is not None
+    if settings.mount is not None or run.watch:
+        return run_trio(partial(run_served, settings, reporter))
+    pod_input = read_pod(settings.inputs)
+    require_command(settings, pod_input)
+    resolution = resolve_once(settings, reporter, frozenset(("env",)), pod_input=pod_input)
+    launch = launch_of(resolution, settings)
+    if run.mask or run.as_init:
         harden_process(reporter, with_child=True)
-        mask = resolution.sensitive_values() if settings.run.mask else None
-        return run_trio(partial(supervise, settings.run.argv, env, mask))
-    exec_command(settings.run.argv, env)
+        return run_trio(partial(supervise_once, launch, reporter))
+    exec_command(launch.argv, launch.env)
 
 
-async def run_with_mount(settings: Settings, reporter: Reporter) -> int:
-    """``run --mount``: the command runs while the mount serves; its status is returned, the mount gone."""
+async def supervise_once(launch: Launch, reporter: Reporter) -> int:
+    """``run --mask`` or as PID 1: the command as a child, until it exits."""
+    import trio
+
+    from injector.shell.supervise import FORWARDED_SIGNALS, Supervisor
+
+    with trio.open_signal_receiver(*FORWARDED_SIGNALS) as signals:
+        return await Supervisor(launch, reporter).run(signals)
+
+
+async def run_served(settings: Settings, reporter: Reporter) -> int:
+    """``run --watch`` and ``run --mount``: the command runs while what it sees is served and kept
+    current; its status is returned, the mount gone."""
     import trio
 
     from injector.serve import check_can_mount, open_sources, serve
-    from injector.shell.supervise import supervise
+    from injector.shell.supervise import Supervisor
 
     run, mount = settings.run, settings.mount
-    assert run is not None and mount is not None
-    check_can_mount(mount)
+    assert run is not None
+    if mount is not None:
+        check_can_mount(mount)
     harden_process(reporter, with_child=True)
     pod_input = read_pod(settings.inputs)
+    require_command(settings, pod_input)
+    serves: frozenset[Part] = frozenset(("env",)) if mount is None else frozenset(("env", "volumes", "credentials"))
     async with open_sources(
         settings.inputs,
         pod_input,
         reporter,
-        watch=mount.watch,
-        wait_timeout=mount.wait_timeout,
-        failover_after=mount.failover_after,
+        watch=run.watch,
+        wait_timeout=run.wait_timeout,
+        failover_after=run.failover_after,
+        serves=serves,
     ) as sources:
         resolution = await trio.to_thread.run_sync(sources.resolve)
         for warning in resolution.warnings:
             reporter.warning(warning)
         resolution = without_errors(resolution, every_error=True)
-        env = child_env(resolution, run, mount)
-        mask = resolution.sensitive_values() if run.mask else None
+        supervisor = Supervisor(
+            launch_of(resolution, settings),
+            reporter,
+            policy=run.on_change,
+            stop_signal=run.stop_signal,
+            grace=run.grace,
+            splay=run.splay,
+        )
 
-        async def until_child_exits(signals: AsyncIterator[int], mounted: Mounted) -> int:
-            return await supervise(run.argv, env, mask, signals)
+        def on_change(previous: View, view: View) -> bool:
+            try:
+                launch = launch_of(view.resolution, settings)
+            except InjectorError as exc:
+                reporter.say(f"not applied to the command: {reporter.describe(exc)}")
+                return False
+            return supervisor.offer(launch, files_changed=previous.layout != view.layout)
 
-        return await serve(mount, sources, resolution, reporter, until_child_exits)
+        async def until_child_exits(signals: AsyncIterator[int], mounted: Mounted | None) -> int:
+            return await supervisor.run(signals)
+
+        return await serve(
+            mount, sources, resolution, reporter, until_child_exits, watch=run.watch, on_change=on_change
+        )
 
 
 def render(settings: Settings, reporter: Reporter) -> int:

@@ -1,11 +1,12 @@
-"""Serve a container's secrets as a FUSE mount, kept current: the ``mount`` command and its parts.
+"""Serve a container's secrets, kept current: the ``mount`` command and the parts ``run`` and
+``agent`` share.
 
     serve                  one nursery; nothing left running on return
-    ├── serve_mount        mount the tree; swap trees; unmount on the way out (fuse.mount.serve)
+    ├── serve_mount        mount the layout; update it; unmount on the way out (fuse.mount.serve)
     ├── watch_files        inotify -> a change notice      (--watch)
     ├── forward_changes    the API follower -> a notice    (--kube --watch)
-    ├── keep_current       notice -> reload -> tree swap   (--watch)
-    └── until(...)         the child (run --mount), or a wait for SIGTERM/SIGINT (mount, agent)
+    ├── keep_current       notice -> reload -> the mount updated, the command told   (--watch)
+    └── until(...)         the command (run), or a wait for SIGTERM/SIGINT (mount, agent)
 
 The objects come from ``open_sources``: the files, and with ``--kube`` the API (fetched once, or
 followed by a Follower for as long as the block runs).
@@ -19,16 +20,25 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Protocol
+from typing import NamedTuple, Protocol, TypeVar
 
 import trio
 
-from fuse.filesystem import ReadOnlyFilesystem
-from fuse.mount import MountError, fuse_unavailable, mount_options, prepare_mountpoint, replace_tree
+from fuse.filesystem import Filesystem
+from fuse.mount import (
+    MountError,
+    Session,
+    SwapError,
+    fast_paths_missing,
+    fuse_unavailable,
+    mount_options,
+    prepare_mountpoint,
+)
 from fuse.mount import serve as serve_fuse
-from fuse.tree import Tree, build_tree
+from fuse.mount import update as update_fuse
+from fuse.tree import Layout
 from injector.core.filetree import mount_view
-from injector.core.resolve import Resolution
+from injector.core.resolve import EVERY_PART, Part, Resolution
 from injector.errors import InjectorError, InjectorWarning, UsageError
 from injector.inputs import ApiObjects, PodInput, fetch_api, plan, read_inputs, read_pod, resolve, without_errors
 from injector.settings import InputSettings, MountSettings
@@ -39,6 +49,8 @@ from injector.shell.inotify import Watcher
 from injector.shell.kubewatch import Follower, follow_objects
 from injector.shell.process import FORWARDED_SIGNALS, STOP_SIGNALS, harden_process
 from injector.shell.report import Reporter
+
+T = TypeVar("T")
 
 
 class LatencyHistogram:
@@ -66,7 +78,7 @@ class ReloadStats:
     def __init__(self) -> None:
         self.resolutions = {"ok": 0, "failed": 0}
         self.rotation = LatencyHistogram()
-        """Time from a change seen in a source to the new tree being served."""
+        """Time from a change seen in a source to the new content being served."""
 
 
 # -- the sources of a serving command ----------------------------------------------------------------
@@ -82,11 +94,14 @@ class Sources:
         *,
         follower: Follower | Failover | None = None,
         fetched: ApiObjects | None = None,
+        serves: frozenset[Part] = EVERY_PART,
     ) -> None:
         self.settings = settings
         self.pod_input = pod_input
         self.follower = follower
         self._fetched = fetched
+        self.serves = serves
+        """The parts of a resolution the command serves: problems of the others are warnings."""
 
     def api(self) -> ApiObjects | None:
         """What the API holds now: the follower's live objects, or those fetched once."""
@@ -100,7 +115,7 @@ class Sources:
         pod_input = self.pod_input
         if reread and self.settings.pod_file not in (None, "-"):
             pod_input = read_pod(self.settings)
-        return resolve(read_inputs(self.settings, pod_input), self.settings, self.api())
+        return resolve(read_inputs(self.settings, pod_input), self.settings, self.api(), serves=self.serves)
 
 
 @asynccontextmanager
@@ -112,17 +127,18 @@ async def open_sources(
     watch: bool,
     wait_timeout: float,
     failover_after: float = 10.0,
+    serves: frozenset[Part] = EVERY_PART,
 ) -> AsyncIterator[Sources]:
     """The sources of a serving command. With ``--kube --watch`` a Follower (one get and one watch
     per referenced object) runs until the block ends, one per cluster with several ``--context``
     (served from the first healthy one); with ``--kube`` alone, objects are got once."""
     clusters = settings.kube_contexts or ((settings.kube,) if settings.kube is not None else ())
     if not clusters:
-        yield Sources(settings, pod_input)
+        yield Sources(settings, pod_input, serves=serves)
         return
     inputs = read_inputs(settings, pod_input)
     if not watch:
-        yield Sources(settings, pod_input, fetched=await fetch_api(clusters, plan(inputs)))
+        yield Sources(settings, pod_input, fetched=await fetch_api(clusters, plan(inputs)), serves=serves)
         return
     if len(clusters) == 1:
         follow = partial(follow_objects, clusters[0], plan(inputs), reporter, wait_timeout=wait_timeout)
@@ -137,7 +153,7 @@ async def open_sources(
         )
     async with trio.open_nursery() as nursery:
         follower = await nursery.start(follow)
-        yield Sources(settings, pod_input, follower=follower)
+        yield Sources(settings, pod_input, follower=follower, serves=serves)
         nursery.cancel_scope.cancel()
 
 
@@ -151,46 +167,52 @@ def check_can_mount(settings: MountSettings) -> None:
         raise UsageError(f"{settings.mountpoint}: cannot mount: {reason}")
 
 
-def tree_of(
-    resolution: Resolution, settings: MountSettings, previous: Tree | None
-) -> tuple[Tree, list[InjectorWarning]]:
-    """The mount's tree for ``resolution`` (the mount view with owners, built against ``previous``),
-    and what it leaves out."""
+def layout_of(resolution: Resolution, settings: MountSettings) -> tuple[Layout, list[InjectorWarning]]:
+    """The mount's layout for ``resolution`` (the mount view, with owners), and what it leaves out."""
     view = mount_view(
         resolution, volume=settings.volume, mount_path=settings.mount_path, env_format=settings.env_format
     )
     uid = os.getuid() if settings.uid is None else settings.uid
     gid = os.getgid() if settings.gid is None else settings.gid
-    tree = build_tree(
-        view.files, dirs=view.dirs, root=view.root, uid=uid, gid=gid, now_ns=time.time_ns(), previous=previous
-    )
-    return tree, view.warnings
+    layout = Layout(view.files, uid, gid, dirs=view.dirs, root=view.root, volumes=frozenset(view.volumes))
+    return layout, view.warnings
 
 
 class Mounted:
-    """A mount being served: its tree, and how to replace it."""
+    """A mount being served: its layout, and how to serve a new one."""
 
-    def __init__(self, fs: ReadOnlyFilesystem, mountpoint: str) -> None:
-        self.fs = fs
-        self.mountpoint = mountpoint
+    def __init__(self, session: Session, reporter: Reporter) -> None:
+        self.session = session
+        self.reporter = reporter
 
     @property
-    def tree(self) -> Tree:
-        return self.fs.tree
+    def fs(self) -> Filesystem:
+        return self.session.fs
 
-    async def replace(self, tree: Tree) -> None:
-        await replace_tree(self.fs, tree)
+    @property
+    def mountpoint(self) -> str:
+        return self.session.mountpoint
+
+    @property
+    def layout(self) -> Layout:
+        return self.session.fs.layout
+
+    async def update(self, layout: Layout) -> None:
+        try:
+            await update_fuse(self.session, layout)
+        except SwapError as exc:  # the kernel refused a call: what it was told is still whole
+            self.reporter.say(f"{self.mountpoint}: {exc}")
 
 
 async def serve_mount(
     settings: MountSettings,
-    tree: Tree,
+    layout: Layout,
     fsname: str,
     reporter: Reporter,
     *,
     task_status: trio.TaskStatus[Mounted] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Mount ``tree`` at the settings' mountpoint and serve it until cancelled; ``started(mounted)``
+    """Mount ``layout`` at the settings' mountpoint and serve it until cancelled; ``started(mounted)``
     once it is visible. Unmounted (and the audit log closed) on the way out."""
     try:
         recovered = prepare_mountpoint(settings.mountpoint)
@@ -200,14 +222,21 @@ async def serve_mount(
         reporter.say(recovered)
     audit = AuditLog(settings.audit) if settings.audit else None
     try:
-        fs = ReadOnlyFilesystem(tree, on_open=audit, allowed_uids=settings.allowed_uids)
+        fs = Filesystem(layout, on_open=audit, allowed_uids=settings.allowed_uids)
+        missing = fast_paths_missing()
+        if missing:
+            reporter.warning(
+                f"pyfuse3 is not built with injector's patch (vendor/pyfuse3.patch): {'; '.join(missing)}, "
+                "so reads are several times slower than they need be (build it with "
+                "`sh vendor/build-pyfuse3.sh VENV/bin`, as make does)"
+            )
         options = mount_options(allow_other=settings.allow_other, fsname=fsname)
         async with trio.open_nursery() as nursery:
             try:
-                await nursery.start(serve_fuse, fs, settings.mountpoint, options)
+                session = await nursery.start(serve_fuse, fs, settings.mountpoint, options)
             except MountError as exc:
                 raise UsageError(str(exc)) from None
-            task_status.started(Mounted(fs, settings.mountpoint))
+            task_status.started(Mounted(session, reporter))
     finally:
         if audit is not None:
             audit.close()
@@ -263,32 +292,24 @@ async def forward_changes(follower: Changing, notices: trio.MemorySendChannel[No
         notify(notices)
 
 
-class TreeHolder(Protocol):
-    @property
-    def tree(self) -> Tree: ...
-
-    async def replace(self, tree: Tree) -> None: ...
-
-
 async def keep_current(
     notices: AsyncIterable[object],
-    reload: Callable[[Tree], Awaitable[Tree]],
-    mounted: TreeHolder,
+    reload: Callable[[], Awaitable[T]],
+    apply: Callable[[T], Awaitable[bool]],
     reporter: Reporter,
     stats: ReloadStats,
-    *,
-    label: str,
 ) -> None:
-    """On every notice, build the tree again (``reload(current)``) and serve it if it changed.
+    """On every notice, resolve again (``reload``) and serve the result (``apply``, which says whether
+    anything changed).
 
     A reload that fails is reported, once for as long as it fails the same way, and the last good
-    tree stays served.
+    content stays served.
     """
     failing = None
     async for _ in notices:
         seen = time.monotonic()
         try:
-            tree = await reload(mounted.tree)
+            new = await reload()
         except InjectorError as exc:
             stats.resolutions["failed"] += 1
             if reporter.describe(exc) != failing:
@@ -297,28 +318,40 @@ async def keep_current(
             continue
         failing = None
         stats.resolutions["ok"] += 1
-        if tree.by_path != mounted.tree.by_path:
-            await mounted.replace(tree)
+        if await apply(new):
             stats.rotation.observe(time.monotonic() - seen)
-            reporter.say(f"updated {label}")
 
 
 # -- the whole -------------------------------------------------------------------------------------
 
-Until = Callable[[AsyncIterator[int], Mounted], Awaitable[int]]
-"""What a serving command does once mounted; given the signals and the mount, returns the exit status."""
+
+class View(NamedTuple):
+    """What the container sees through injector at one moment: its resolution (env), and the
+    mount's layout (None without a mount)."""
+
+    resolution: Resolution
+    layout: Layout | None
+
+
+Until = Callable[[AsyncIterator[int], Mounted | None], Awaitable[int]]
+"""What a serving command does once serving; given the signals and the mount, returns the exit status."""
+OnChange = Callable[[View, View], bool]
+"""Told each new view after the mount shows it (the previous and the new); says whether it acts."""
 
 
 async def serve(
-    settings: MountSettings,
+    settings: MountSettings | None,
     sources: Sources,
     resolution: Resolution,
     reporter: Reporter,
     until: Until,
     *,
+    watch: bool,
     stats: ReloadStats | None = None,
+    on_change: OnChange | None = None,
 ) -> int:
-    """Mount ``resolution``, keep it current with ``--watch``, and return what ``until`` returns.
+    """Mount ``resolution`` (unless ``settings`` is None), keep it current with ``watch``, and return
+    what ``until`` returns. ``on_change`` hears of every new view that was applied.
 
     Signals are received from before the mount exists, so none can kill the process with the
     mount still in place; ``until`` gets the ones that arrived meanwhile. The mount is gone when
@@ -326,32 +359,49 @@ async def serve(
     """
     stats = stats or ReloadStats()
     stats.resolutions["ok"] += 1
-    tree, warnings = tree_of(resolution, settings, None)
+    layout, warnings = layout_of(resolution, settings) if settings is not None else (None, [])
     for warning in warnings:
         reporter.warning(warning)
     reported = {warning.render() for warning in warnings}
+    current = View(resolution, layout)
 
-    async def reload(current: Tree) -> Tree:
+    async def reload() -> View:
         nonlocal reported
-        new = await trio.to_thread.run_sync(partial(sources.resolve, reread=True))
-        tree, warnings = tree_of(without_errors(new), settings, current)
+        new = without_errors(await trio.to_thread.run_sync(partial(sources.resolve, reread=True)))
+        if settings is None:
+            return View(new, None)
+        layout, warnings = layout_of(new, settings)
         for warning in warnings:
             if warning.render() not in reported:
                 reporter.warning(warning)
         reported = {warning.render() for warning in warnings}
-        return tree
+        return View(new, layout)
 
     with trio.open_signal_receiver(*FORWARDED_SIGNALS) as signals:
         async with trio.open_nursery() as nursery:
-            mounted = await nursery.start(serve_mount, settings, tree, f"injector:{resolution.pod.ref}", reporter)
-            if settings.watch:
+            mounted = None
+            if settings is not None and layout is not None:
+                fsname = f"injector:{resolution.pod.ref}"
+                mounted = await nursery.start(serve_mount, settings, layout, fsname, reporter)
+
+            async def apply(view: View) -> bool:
+                nonlocal current
+                changed = False
+                if mounted is not None and view.layout is not None and view.layout != mounted.layout:
+                    await mounted.update(view.layout)
+                    reporter.say(f"updated {mounted.mountpoint}")
+                    changed = True
+                previous, current = current, view
+                if on_change is not None:
+                    changed = on_change(previous, view) or changed
+                return changed
+
+            if watch:
                 send, receive = trio.open_memory_channel[None](1)
                 await nursery.start(watch_files, sources.settings.watched_paths, send)
                 if sources.follower is not None:
                     nursery.start_soon(forward_changes, sources.follower, send)
-                nursery.start_soon(
-                    partial(keep_current, receive, reload, mounted, reporter, stats, label=settings.mountpoint)
-                )
+                nursery.start_soon(keep_current, receive, reload, apply, reporter, stats)
             status = await until(signals, mounted)
             nursery.cancel_scope.cancel()
     return status
@@ -369,8 +419,8 @@ async def run_mount(settings: MountSettings, inputs: InputSettings, reporter: Re
     harden_process(reporter, with_child=False)
     pod_input = read_pod(inputs)
 
-    async def until_stopped(signals: AsyncIterator[int], mounted: Mounted) -> int:
-        reporter.say(f"serving {mounted.mountpoint} (SIGTERM or Ctrl-C to unmount)")
+    async def until_stopped(signals: AsyncIterator[int], mounted: Mounted | None) -> int:
+        reporter.say(f"serving {settings.mountpoint} (SIGTERM or Ctrl-C to unmount)")
         await wait_for_stop(signals)
         return 0
 
@@ -385,4 +435,4 @@ async def run_mount(settings: MountSettings, inputs: InputSettings, reporter: Re
         resolution = without_errors(await trio.to_thread.run_sync(sources.resolve))
         for warning in resolution.warnings:
             reporter.warning(warning)
-        return await serve(settings, sources, resolution, reporter, until_stopped)
+        return await serve(settings, sources, resolution, reporter, until_stopped, watch=settings.watch)

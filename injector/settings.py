@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 from collections.abc import Mapping
 from typing import NamedTuple
 
 from injector.core import names
 from injector.core.fields import quoted
 from injector.core.keyring import InvalidImageError, normalize_image
+from injector.core.onchange import OnChange
 from injector.core.versions import CURRENT, KubernetesVersion, parse_version
 from injector.errors import Setting, UsageError
 
@@ -122,12 +124,25 @@ class MountSettings(NamedTuple):
 
 class RunSettings(NamedTuple):
     argv: tuple[str, ...]
+    """The command after ``--``; empty: the container's own ``command`` and ``args``."""
     clean_env: bool = False
     mask: bool = False
     parent_env: Mapping[bytes, bytes] = {}
     """The environment the command inherits (before the container's is laid over it)."""
     as_init: bool = False
     """injector is PID 1 (a container's init): it must stay, reap orphans and forward signals."""
+    watch: bool = False
+    """Follow the sources (files with inotify, the API with watches), with or without a mount."""
+    on_change: OnChange = OnChange()
+    stop_signal: int = signal.SIGTERM
+    """What stops the command for a restart (then SIGKILL after ``grace`` seconds)."""
+    grace: float = 30.0
+    splay: float = 0.0
+    """A restart waits a random part of this many seconds, so that replicas do not restart together."""
+    wait_timeout: float = 60.0
+    """Seconds to wait for the API server at start (``--kube --watch``)."""
+    failover_after: float = 10.0
+    """With several ``--context``: seconds a serving cluster may stay unreachable before the next serves."""
 
 
 class RenderSettings(NamedTuple):
@@ -155,6 +170,35 @@ def parse_listen(listen: str) -> tuple[str, int]:
         raise UsageError((Setting("listen"), f" takes [HOST]:PORT, not {listen!r}")) from None
 
 
+WATCH_ONLY = {"--on-change": "on_change", "--stop-signal": "stop_signal", "--grace": "grace", "--splay": "splay"}
+"""``run`` options that only mean something with ``--watch``."""
+
+
+def parse_signal(text: str, setting: str) -> int:
+    """``HUP``, ``SIGHUP`` or ``1``."""
+    name = text.strip().upper()
+    try:
+        if name.isdigit():
+            return int(signal.Signals(int(name)))
+        return int(signal.Signals[name if name.startswith("SIG") else f"SIG{name}"])
+    except (ValueError, KeyError):
+        raise UsageError((Setting(setting), f": {text!r} is not a signal")) from None
+
+
+def parse_on_change(text: str) -> OnChange:
+    """``restart``, ``signal:SIG``, ``exec:CMD`` or ``none``."""
+    kind, _, rest = text.partition(":")
+    if kind in ("restart", "none") and not rest:
+        return OnChange(kind)  # type: ignore[arg-type] # one of the two literals
+    if kind == "signal" and rest:
+        return OnChange("signal", signal=parse_signal(rest, "on_change"))
+    if kind == "exec" and rest.strip():
+        return OnChange("exec", command=rest)
+    raise UsageError(
+        (Setting("on_change"), f" takes restart, signal:SIG, exec:CMD or none, not {text!r}"),
+    )
+
+
 def _version(text: str) -> KubernetesVersion:
     try:
         return parse_version(text)
@@ -162,7 +206,7 @@ def _version(text: str) -> KubernetesVersion:
         raise UsageError((Setting("kubelet_version"), f": {text!r} is not a version injector knows ({exc})")) from None
 
 
-def _seconds(value: float, name: str, *, zero: bool) -> float:
+def _seconds(value: float, name: str, *, zero: bool = True) -> float:
     """A duration flag: finite, positive (or zero where ``zero`` allows it)."""
     if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
         least = "0 or more" if zero else "more than 0"
@@ -352,7 +396,7 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
             allow_other=args.allow_other,
             allowed_uids=frozenset(args.allowed_uid) if args.allowed_uid else None,
             audit=args.audit,
-            wait_timeout=_seconds(args.wait_timeout, "wait_timeout", zero=True),
+            wait_timeout=_seconds(args.wait_timeout, "wait_timeout"),
             failover_after=_seconds(args.failover_after, "failover_after", zero=False),
         )
     settings = Settings(command, inputs, mount)
@@ -364,8 +408,25 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
         argv = list(args.argv)
         if argv[:1] == ["--"]:
             argv = argv[1:]
+        if not args.watch:
+            given = [flag for flag, value in WATCH_ONLY.items() if getattr(args, value) is not None]
+            if given:
+                raise UsageError((f"{', '.join(given)}: only with ", Setting("watch")))
         parent_env = {} if args.clean_env else {os.fsencode(k): os.fsencode(v) for k, v in environ.items()}
-        run = RunSettings(tuple(argv), args.clean_env, args.mask, parent_env, as_init=os.getpid() == 1)
+        run = RunSettings(
+            tuple(argv),
+            args.clean_env,
+            args.mask,
+            parent_env,
+            as_init=os.getpid() == 1,
+            watch=args.watch,
+            on_change=parse_on_change(args.on_change) if args.on_change is not None else OnChange(),
+            stop_signal=parse_signal(args.stop_signal, "stop_signal") if args.stop_signal else signal.SIGTERM,
+            grace=_seconds(args.grace, "grace") if args.grace is not None else 30.0,
+            splay=_seconds(args.splay, "splay") if args.splay is not None else 0.0,
+            wait_timeout=_seconds(args.wait_timeout, "wait_timeout"),
+            failover_after=_seconds(args.failover_after, "failover_after", zero=False),
+        )
         return Settings(command, inputs, mount, run=run)
     if command == "render":
         render = RenderSettings(

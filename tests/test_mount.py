@@ -19,7 +19,7 @@ import yaml
 
 from tests.conftest import EXAMPLES, injector, write_manifests
 from tests.support.manifests import container, pod, secret, secret_key_ref, tls_items_volume
-from tests.support.mounting import Mount, replace_file, requires_fuse, wait_for
+from tests.support.mounting import Mount, replace_file, requires_fuse, visible, wait_for
 
 pytestmark = [pytest.mark.fuse, requires_fuse()]
 
@@ -43,9 +43,22 @@ def test_default_view_lists_volumes_env_and_docker_config(example_mount: Mount) 
     root = example_mount.path
 
     assert [".docker", ".env", "secret", "tls"] == sorted(os.listdir(root))
-    assert ["host", "password", "username"] == sorted(os.listdir(root / "secret"))
-    assert ["server"] == os.listdir(root / "tls") or sorted(os.listdir(root / "tls")) == ["log-level", "server"]
+    assert ["host", "password", "username"] == visible(root / "secret")
+    assert ["server"] == visible(root / "tls") or visible(root / "tls") == ["log-level", "server"]
     assert ["config.json"] == os.listdir(root / ".docker")
+
+
+def test_each_volume_has_the_kubelets_layout(example_mount: Mount) -> None:
+    """..data -> ..<timestamp>, each key a symlink through it; a nested path's first part only."""
+    secret, tls = example_mount.path / "secret", example_mount.path / "tls"
+    version = os.readlink(secret / "..data")
+
+    assert version.startswith("..20") and stat.S_ISDIR(os.lstat(secret / version).st_mode)
+    assert {"..data", version, "host", "password", "username"} == set(os.listdir(secret))
+    assert "..data/password" == os.readlink(secret / "password")
+    assert ["host", "password", "username"] == sorted(os.listdir(secret / version))
+    assert "..data/server" == os.readlink(tls / "server")
+    assert stat.S_ISREG(os.lstat(tls / "..data" / "server" / "tls.key").st_mode)
 
 
 def test_file_contents_modes_and_owners(example_mount: Mount) -> None:
@@ -106,7 +119,8 @@ def test_env_file_is_read_back_by_python_dotenv(example_mount: Mount) -> None:
 def test_volume_view_is_the_kubelet_layout_at_root(mountpoint: Path) -> None:
     """The /etc/secret case: `--volume secret` then `cat MOUNT/username`."""
     with Mount(mountpoint, [*EXAMPLE, "--volume", "secret"]):
-        assert ["host", "password", "username"] == sorted(os.listdir(mountpoint))
+        assert ["host", "password", "username"] == visible(mountpoint)
+        assert "..data/username" == os.readlink(mountpoint / "username")
         assert b"shop-app" == (mountpoint / "username").read_bytes()
 
 
@@ -221,7 +235,7 @@ def test_update_is_served_and_removed_keys_vanish(live: tuple[Mount, Path]) -> N
     set_secret(manifest, {"token": "v2"})
 
     wait_for(lambda: token.read_bytes() == b"v2", what="the new content")
-    assert ["token"] == os.listdir(mount.path)
+    assert ["token"] == visible(mount.path)
 
 
 def test_fd_open_across_update_reads_old_content_to_the_end(live: tuple[Mount, Path]) -> None:
@@ -406,6 +420,7 @@ def test_volumes_are_served_when_the_env_cannot_be_written_as_dotenv(mountpoint:
 
     with Mount(mountpoint, ["--pod", str(tmp_path / "pod.yaml"), "--secrets", str(tmp_path / "secrets")]) as mount:
         assert (["creds"], b"a${HOME}b") == (os.listdir(mountpoint), (mountpoint / "creds" / "token").read_bytes())
+        assert ["token"] == visible(mountpoint / "creds")
     _, err = mount.stop()
 
     assert (

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import io
 import sys
-from functools import partial
 from pathlib import Path
 
 import pytest
 import trio
 import trio.testing
 
-from fuse.tree import FileSpec, Tree, build_tree
 from injector.errors import ManifestError
 from injector.inputs import read_pod
 from injector.serve import ReloadStats, Sources, forward_changes, keep_current, notify
@@ -21,20 +19,19 @@ from tests.conftest import write_manifests
 from tests.support.manifests import container, pod, secret, secret_key_ref, value
 
 
-def tree(content: bytes, previous: Tree | None = None) -> Tree:
-    return build_tree({"k": FileSpec(content)}, uid=0, gid=0, now_ns=0, previous=previous)
-
-
 class FakeMount:
-    """Holds a tree the way a mount does; records every replacement."""
+    """Holds content the way a mount does; records every replacement."""
 
-    def __init__(self, current: Tree) -> None:
-        self.tree = current
+    def __init__(self, current: bytes) -> None:
+        self.content = current
         self.replaced: list[bytes] = []
 
-    async def replace(self, new: Tree) -> None:
-        self.tree = new
-        self.replaced.append(new.nodes[new.by_path["k"]].data)
+    async def apply(self, new: bytes) -> bool:
+        if new == self.content:
+            return False
+        self.content = new
+        self.replaced.append(new)
+        return True
 
 
 def capturing_reporter() -> tuple[Reporter, io.StringIO]:
@@ -43,21 +40,27 @@ def capturing_reporter() -> tuple[Reporter, io.StringIO]:
 
 
 async def run_keep_current(contents: list[bytes | Exception], notices: int) -> tuple[FakeMount, ReloadStats, str]:
-    mount = FakeMount(tree(b"v0"))
+    mount = FakeMount(b"v0")
     stats = ReloadStats()
     reporter, stream = capturing_reporter()
     results = iter(contents)
 
-    async def reload(current: Tree) -> Tree:
+    async def reload() -> bytes:
         await trio.sleep(0.5)  # a reload takes time (virtual)
         result = next(results)
         if isinstance(result, Exception):
             raise result
-        return tree(result, current)
+        return result
+
+    async def apply(new: bytes) -> bool:
+        changed = await mount.apply(new)
+        if changed:
+            reporter.say("updated /mnt")
+        return changed
 
     send, receive = trio.open_memory_channel[None](1)
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(partial(keep_current, receive, reload, mount, reporter, stats, label="/mnt"))
+        nursery.start_soon(keep_current, receive, reload, apply, reporter, stats)
         for _ in range(notices):
             await send.send(None)
             await trio.sleep(1)

@@ -34,6 +34,9 @@ class MountView(NamedTuple):
     root: DirSpec
     warnings: list[InjectorWarning]
     """What the view leaves out, and why (an env that cannot be written in the ``.env`` format)."""
+    volumes: list[str]
+    """The directories that are volumes, served with the kubelet's ``..data`` layout and swaps
+    (``""``: the root); a subPath's directory is not one, as the kubelet bind-mounts it as it is."""
 
 
 def _volume_dir_spec(resolution: Resolution) -> DirSpec:
@@ -42,8 +45,12 @@ def _volume_dir_spec(resolution: Resolution) -> DirSpec:
     return DirSpec(0o755) if fs_group is None else DirSpec(0o2755, None, fs_group)
 
 
-def _add_volume(view: MountView, resolution: Resolution, files: Mapping[str, File], prefix: str) -> None:
+def _add_volume(
+    view: MountView, resolution: Resolution, files: Mapping[str, File], prefix: str, *, swapped: bool = True
+) -> None:
     spec = _volume_dir_spec(resolution)
+    if swapped:
+        view.volumes.append(prefix.rstrip("/"))
     for path, file in files.items():
         view.files[f"{prefix}{path}"] = FileSpec(file.data, file.mode, None, file.gid)
         parent = path.rpartition("/")[0]
@@ -65,7 +72,7 @@ def mount_view(
     if volume is not None:
         for candidate in resolution.volumes:
             if candidate.name == volume:
-                view = MountView({}, {}, _volume_dir_spec(resolution), [])
+                view = MountView({}, {}, _volume_dir_spec(resolution), [], [])
                 _add_volume(view, resolution, candidate.files, "")
                 return view
         names = ", ".join(v.name for v in resolution.volumes) or "none"
@@ -75,7 +82,7 @@ def mount_view(
             source=resolution.pod.origin,
             obj=resolution.pod.ref,
         )
-    view = MountView({}, {}, DirSpec(0o755), [])
+    view = MountView({}, {}, DirSpec(0o755), [], [])
     for each in resolution.volumes:
         _add_volume(view, resolution, each.files, f"{each.name}/")
     entries = [(entry.name, entry.value) for entry in resolution.env.values()]
@@ -112,8 +119,8 @@ def _view_at(resolution: Resolution, mount_path: str) -> MountView:
                     obj=resolution.pod.ref,
                     field=mount.at,
                 )
-            view = MountView({}, {}, _volume_dir_spec(resolution), [])
-            _add_volume(view, resolution, files, "")
+            view = MountView({}, {}, _volume_dir_spec(resolution), [], [])
+            _add_volume(view, resolution, files, "", swapped=not mount.sub_path)
             return view
     paths = ", ".join(mount.mount_path for volume in resolution.volumes for mount in volume.mounts) or "none"
     raise UsageError(

@@ -21,6 +21,7 @@ class Redactor:
         self._longest = len(ordered[0]) if ordered else 0
         self._first_bytes = frozenset(value[0] for value in ordered)
         self._values = ordered
+        self._value_names = [values[value] for value in ordered]
         self._pending = b""
 
     def feed(self, chunk: bytes) -> bytes:
@@ -51,6 +52,15 @@ class Redactor:
                 if any(value.startswith(tail) or tail.startswith(value) for value in self._values):
                     return index
         return len(buffer)
+
+    def extended(self, values: Mapping[bytes, str]) -> Redactor:
+        """A redactor for these values too, carrying on from where this one is in the stream."""
+        merged = {value: name for value, name in zip(self._values, self._value_names, strict=True)}
+        for value, name in values.items():
+            merged.setdefault(value, name)
+        successor = Redactor(merged)
+        successor._pending = self._pending
+        return successor
 
     def flush(self) -> bytes:
         buffer, self._pending = self._pending, b""

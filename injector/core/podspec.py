@@ -138,6 +138,9 @@ class Container(NamedTuple):
     at: FieldPath
     image: str | None = None
     """The image reference as written (its pull credentials are served per image)."""
+    command: tuple[str, ...] = ()
+    """``command`` (the image's entrypoint when empty), before ``$(VAR)`` expansion."""
+    args: tuple[str, ...] = ()
 
 
 class ImagePullSecret(NamedTuple):
@@ -445,7 +448,15 @@ def _parse_container(reader: _Reader, raw: object, role: ContainerRole, at: Fiel
         if volume and path:
             mounts.append(VolumeMount(volume, path, sub_path, mount_at))
     image = reader.string(body.get("image"), at / "image") or None
-    return Container(name, role, tuple(env_from), tuple(env), tuple(mounts), at, image)
+    command = tuple(
+        reader.string(part, at / "command" / index) or ""
+        for index, part in enumerate(reader.sequence(body.get("command"), at / "command"))
+    )
+    args = tuple(
+        reader.string(part, at / "args" / index) or ""
+        for index, part in enumerate(reader.sequence(body.get("args"), at / "args"))
+    )
+    return Container(name, role, tuple(env_from), tuple(env), tuple(mounts), at, image, command, args)
 
 
 def _check_descending_path(reader: _Reader, path: str, at: FieldPath) -> None:

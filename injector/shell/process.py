@@ -15,8 +15,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
-from typing import NoReturn
+from collections.abc import Container, Mapping, Sequence
+from typing import NamedTuple, NoReturn
 
 from injector.errors import CommandError
 from injector.shell.report import Reporter
@@ -28,6 +28,17 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 PR_SET_DUMPABLE = 4
 MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT = 1, 2, 4
+
+
+class Launch(NamedTuple):
+    """How the command is started: argv, env, and the values to redact from its output (``--mask``)."""
+
+    argv: tuple[str, ...]
+    env: Mapping[bytes, bytes]
+    mask: Mapping[bytes, str] | None = None
+
+    def __repr__(self) -> str:
+        return f"Launch({self.argv[:1]!r}, {len(self.env)} variables)"
 
 
 def cannot_execute(command: str, error: OSError) -> CommandError:
@@ -54,11 +65,11 @@ def exit_status(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def reap_orphans(keep: int) -> None:
-    """Reap every exited child but ``keep`` (whose status trio collects).
+def reap_orphans(keep: Container[int]) -> None:
+    """Reap every exited child but those in ``keep`` (whose status trio collects).
 
     As PID 1 injector inherits every orphan of the container; their zombies must be reaped.
-    Children are listed from /proc so that ``keep``'s status is never taken from trio.
+    Children are listed from /proc so that ``keep``'s statuses are never taken from trio.
     """
     try:
         tasks = os.listdir("/proc/self/task")
@@ -71,7 +82,7 @@ def reap_orphans(keep: int) -> None:
         except OSError:
             continue
         for pid in children:
-            if pid == keep:
+            if pid in keep:
                 continue
             try:
                 os.waitpid(pid, os.WNOHANG)

@@ -10,16 +10,15 @@ import json
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from fuse.filesystem import ReadOnlyFilesystem
-from fuse.mount import mount_options, replace_tree, serve
-from fuse.tree import FileSpec, Tree, build_tree
+from fuse.filesystem import Filesystem
+from fuse.mount import mount_options, serve, update
+from fuse.tree import FileSpec, Layout
 
 VERSIONS = 16
 INTERVAL = 0.010
@@ -36,17 +35,17 @@ def version(number: int, size: int) -> bytes:
     return header * (size // len(header))
 
 
-def tree_for(number: int, size: int, previous: Tree | None) -> Tree:
+def layout_for(number: int, size: int) -> Layout:
     files = {"token": FileSpec(version(number, size), 0o444), "stable": FileSpec(b"unchanging", 0o444)}
-    return build_tree(files, uid=os.getuid(), gid=os.getgid(), now_ns=time.time_ns(), previous=previous)
+    return Layout(files, os.getuid(), os.getgid())
 
 
 async def main(mountpoint: str, size: int) -> None:
-    fs = ReadOnlyFilesystem(tree_for(0, size, None))
+    fs = Filesystem(layout_for(0, size))
     figures: dict[str, float] = {}
     with trio.open_signal_receiver(signal.SIGTERM) as stop:
         async with trio.open_nursery() as nursery:
-            await nursery.start(serve, fs, mountpoint, mount_options(allow_other=False, fsname="load"))
+            session = await nursery.start(serve, fs, mountpoint, mount_options(allow_other=False, fsname="load"))
             print("ready", flush=True)
 
             async def churn() -> None:
@@ -55,7 +54,7 @@ async def main(mountpoint: str, size: int) -> None:
                 while True:
                     await trio.sleep(INTERVAL)
                     replacements += 1
-                    await replace_tree(fs, tree_for(replacements % VERSIONS, size, fs.tree))
+                    await update(session, layout_for(replacements % VERSIONS, size))
                     if replacements == WARM_UP:
                         figures["rss_kb_after_warmup"] = rss_kb()
                     figures["replacements"] = replacements

@@ -1,10 +1,10 @@
-"""fuse.tree: inode-per-version trees and the invalidations a replacement needs (pure, no mount)."""
+"""fuse.tree: inode-per-version trees, the invalidations a replacement needs, layouts (pure, no mount)."""
 
 from __future__ import annotations
 
 import pytest
 
-from fuse.tree import ROOT_INODE, DirSpec, FileSpec, build_tree, changes
+from fuse.tree import ROOT_INODE, DirSpec, FileSpec, Layout, build_tree, changes, split_layout
 
 
 def tree(files: dict[str, bytes], previous=None, now: int = 1, **kwargs):  # type: ignore[no-untyped-def]
@@ -96,13 +96,56 @@ def test_kernel_opens_files_itself_unless_each_open_must_be_seen() -> None:
 
     import pyfuse3
 
-    from fuse.filesystem import ReadOnlyFilesystem
+    from fuse.filesystem import Filesystem
+    from fuse.mount import fast_paths_missing
 
     patched = bool(getattr(pyfuse3, "READ_HANDLE_IS_INODE_WITHOUT_OPEN", False))
-    if not patched and os.environ.get("CI"):
-        pytest.fail("CI must build pyfuse3 with vendor/pyfuse3-read-inode.patch (make does)", pytrace=False)
-    t = tree({"k": b"v"})
+    if fast_paths_missing() and os.environ.get("CI"):
+        pytest.fail("CI must build pyfuse3 with vendor/pyfuse3.patch (make does)", pytrace=False)
+    layout = Layout({"k": FileSpec(b"v")}, 0, 0)
 
-    assert patched == ReadOnlyFilesystem(t).no_open
-    assert not ReadOnlyFilesystem(t, on_open=lambda event: None).no_open
-    assert not ReadOnlyFilesystem(t, allowed_uids=frozenset({0})).no_open
+    assert patched == Filesystem(layout).no_open
+    assert not Filesystem(layout, on_open=lambda event: None).no_open
+    assert not Filesystem(layout, allowed_uids=frozenset({0})).no_open
+
+
+def test_a_layout_splits_into_the_outside_and_each_volumes_content() -> None:
+    layout = Layout(
+        {".env": FileSpec(b"A=1"), "v/k": FileSpec(b"1"), "v/d/x": FileSpec(b"2"), "w/k": FileSpec(b"3")},
+        0,
+        0,
+        dirs={"v": DirSpec(0o2755, None, 7), "v/d": DirSpec(0o2755, None, 7), "w": DirSpec()},
+        volumes=frozenset({"v", "w"}),
+    )
+
+    files, dirs, contents = split_layout(layout)
+
+    assert ([".env"], {"v": DirSpec(0o2755, None, 7), "w": DirSpec()}) == (list(files), dirs)
+    assert (["k", "d/x"], {"d": DirSpec(0o2755, None, 7)}) == (list(contents["v"].files), contents["v"].dirs)
+    assert DirSpec(0o2755, None, 7) == contents["v"].root
+
+
+@pytest.mark.parametrize(
+    ("files", "volumes", "message"),
+    [
+        ({"v/..data": b"x"}, {"v"}, "reserved in a volume"),
+        ({"..x": b"x"}, {""}, "reserved in a volume"),
+        ({"v/w/k": b"x"}, {"v", "v/w"}, "is inside volume"),
+        ({"k": b"x"}, {"", "v"}, "is inside volume"),
+    ],
+)
+def test_volumes_keep_dot_dot_names_and_do_not_nest(files: dict[str, bytes], volumes: set[str], message: str) -> None:
+    layout = Layout({path: FileSpec(data) for path, data in files.items()}, 0, 0, volumes=frozenset(volumes))
+
+    with pytest.raises(ValueError, match=message):
+        split_layout(layout)
+
+
+def test_a_fresh_version_has_new_inodes_and_keeps_the_mtime_of_unchanged_content() -> None:
+    first = tree({"same": b"s", "changed": b"v1"}, now=100)
+    second = tree({"same": b"s", "changed": b"v2"}, previous=first, now=200, fresh=True, next_inode=50, root_inode=49)
+
+    assert 49 == second.root.inode
+    assert not set(first.nodes) & set(second.nodes)
+    assert 100 == second.nodes[second.by_path["same"]].mtime_ns
+    assert 200 == second.nodes[second.by_path["changed"]].mtime_ns

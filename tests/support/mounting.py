@@ -71,6 +71,20 @@ class Mount:
                 self.process.kill()
                 raise AssertionError("injector mount did not start in time")
 
+    def wait_said(self, text: str, times: int = 1, timeout: float = 30) -> None:
+        """Until injector has said ``text`` (on stderr) ``times`` times since it started."""
+        assert self.process.stderr is not None
+        deadline = time.monotonic() + timeout
+        while self.early_stderr.decode(errors="replace").count(text) < times:
+            ready, _, _ = select.select([self.process.stderr], [], [], 0.1)
+            if ready:
+                chunk = os.read(self.process.stderr.fileno(), 65536)
+                if not chunk:
+                    raise AssertionError(f"injector exited: {self.early_stderr.decode()}")
+                self.early_stderr += chunk
+            if time.monotonic() > deadline:
+                raise AssertionError(f"injector did not say {text!r} {times} times: {self.early_stderr.decode()}")
+
     def stop(self, signum: int = signal.SIGTERM) -> tuple[int, str]:
         if self.process.poll() is None:
             self.process.send_signal(signum)
@@ -88,6 +102,11 @@ class Mount:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def visible(directory: Path) -> list[str]:
+    """A volume's names as a user lists them: ``..data`` and the versions (``..<timestamp>``) left out."""
+    return sorted(name for name in os.listdir(directory) if not name.startswith(".."))
 
 
 def replace_file(path: Path, content: str) -> None:
