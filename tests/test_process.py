@@ -118,3 +118,20 @@ def test_pid1_with_mount_leaves_no_mount_behind(shared_dir: Path) -> None:
     time.sleep(0.1)
     assert not os.path.ismount(mountpoint)
     assert [] == os.listdir(mountpoint)
+
+
+def test_pid1_restarts_the_command_on_a_change_reaps_and_passes_the_last_status(tmp_path: Path) -> None:
+    from tests.test_run_watch import Sources
+
+    sources = Sources(tmp_path)
+    script = 'echo "start T=$T"; sh -c "sleep 0.1 &"; [ "$T" = v2 ] || exec sleep 300; '
+    script += "sleep 0.8; echo zombies $(ps -o stat= --ppid 1 | grep -c Z); exit 4"
+    process = as_pid1(*sources.args, "--", "sh", "-c", script)
+    assert process.stdout is not None
+    assert b"start T=v1\n" == process.stdout.readline()
+
+    sources.set("app", token="v2", other="o1")
+
+    out, err = process.communicate(timeout=60)
+    assert 4 == process.returncode, err
+    assert b"start T=v2\nzombies 0\n" == out

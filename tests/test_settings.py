@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from injector.cli import build_parser
+from injector.core.onchange import OnChange
 from injector.errors import UsageError
 from injector.settings import Settings, from_args
 
@@ -155,3 +158,58 @@ def test_secret_targets_are_a_file_or_a_name_in_clusters() -> None:
         settings("secret", "delete", "db")
     with pytest.raises(UsageError, match="two destinations"):
         settings("secret", "create", "generic", "db", "--kube", "-o", "x.yaml.age")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ([], OnChange("auto")),
+        (["--on-change", "restart"], OnChange("restart")),
+        (["--on-change", "none"], OnChange("none")),
+        (["--on-change", "signal:HUP"], OnChange("signal", signal=signal.SIGHUP)),
+        (["--on-change", "signal:SIGUSR1"], OnChange("signal", signal=signal.SIGUSR1)),
+        (["--on-change", "signal:15"], OnChange("signal", signal=signal.SIGTERM)),
+        (["--on-change", "exec:nginx -s reload"], OnChange("exec", command="nginx -s reload")),
+    ],
+)
+def test_on_change_is_parsed(given: list[str], expected: OnChange) -> None:
+    run = settings("run", "--pod", "p.yaml", "--watch", *given, "--", "true").run
+
+    assert run is not None and expected == run.on_change
+
+
+def test_restarts_default_to_sigterm_and_a_30_second_grace_with_no_splay() -> None:
+    run = settings("run", "--pod", "p.yaml", "--watch", "--", "true").run
+    chosen = settings(
+        "run", "--pod", "p.yaml", "--watch", "--stop-signal", "QUIT", "--grace", "5", "--splay", "2", "--", "true"
+    ).run
+
+    assert run is not None and (signal.SIGTERM, 30.0, 0.0, True) == (run.stop_signal, run.grace, run.splay, run.watch)
+    assert chosen is not None and (signal.SIGQUIT, 5.0, 2.0) == (chosen.stop_signal, chosen.grace, chosen.splay)
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (["--on-change", "restart"], "--on-change: only with --watch"),
+        (["--grace", "3", "--splay", "1"], "--grace, --splay: only with --watch"),
+        (["--watch", "--on-change", "reload"], "--on-change takes restart, signal:SIG, exec:CMD or none, not 'reload'"),
+        (["--watch", "--on-change", "exec:"], "--on-change takes restart, signal:SIG, exec:CMD or none, not 'exec:'"),
+        (["--watch", "--on-change", "signal:NOPE"], "--on-change: 'NOPE' is not a signal"),
+        (["--watch", "--stop-signal", "99"], "--stop-signal: '99' is not a signal"),
+        (["--watch", "--grace", "-1"], "--grace: must be a number of seconds, 0 or more"),
+    ],
+)
+def test_run_watch_options_are_checked(given: list[str], message: str) -> None:
+    from injector.cli import spell
+
+    with pytest.raises(UsageError) as info:
+        settings("run", "--pod", "p.yaml", *given, "--", "true")
+
+    assert message == info.value.describe(spell)
+
+
+def test_without_a_command_after_dashes_the_containers_own_is_run() -> None:
+    run = settings("run", "--pod", "p.yaml").run
+
+    assert run is not None and () == run.argv
