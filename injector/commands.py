@@ -15,7 +15,18 @@ from typing import TYPE_CHECKING
 from injector.core.envfile import as_environ
 from injector.core.resolve import Part, Resolution
 from injector.errors import CombinedError, InjectorError, InjectorWarning, UsageError
-from injector.inputs import ApiObjects, Inputs, fetch_api, plan, read_inputs, read_pod, resolve, without_errors
+from injector.inputs import (
+    ApiObjects,
+    Inputs,
+    PodInput,
+    fetch_api,
+    plan,
+    read_inputs,
+    read_own_pod,
+    read_pod,
+    resolve,
+    without_errors,
+)
 from injector.inputs import check as check_inputs
 from injector.settings import MountSettings, RunSettings, Settings
 from injector.shell.loop import run_trio
@@ -29,9 +40,16 @@ if TYPE_CHECKING:
 RENDERED_PART: dict[str, Part] = {"env": "env", "dockerconfig": "credentials", "files": "volumes"}
 
 
+def read_pod_once(settings: Settings) -> PodInput:
+    """The pod: from its file, or with ``--self`` from the API."""
+    if settings.inputs.own_pod is not None:
+        return run_trio(partial(read_own_pod, settings.inputs))
+    return read_pod(settings.inputs)
+
+
 def read_once(settings: Settings, *, whole_pod: bool = False) -> tuple[Inputs, ApiObjects | None]:
     """Read the inputs once and fetch what the API must give for them (``--kube``)."""
-    inputs = read_inputs(settings.inputs, read_pod(settings.inputs), whole_pod=whole_pod)
+    inputs = read_inputs(settings.inputs, read_pod_once(settings), whole_pod=whole_pod)
     kube = settings.inputs.kube
     api = run_trio(partial(fetch_api, kube, plan(inputs))) if kube is not None else None
     return inputs, api
@@ -87,7 +105,9 @@ async def run_with_mount(settings: Settings, reporter: Reporter) -> int:
     assert run is not None and mount is not None
     check_can_mount(mount)
     harden_process(reporter, with_child=True)
-    pod_input = read_pod(settings.inputs)
+    pod_input = (
+        await read_own_pod(settings.inputs) if settings.inputs.own_pod is not None else read_pod(settings.inputs)
+    )
     async with open_sources(
         settings.inputs, pod_input, reporter, watch=mount.watch, wait_timeout=mount.wait_timeout
     ) as sources:

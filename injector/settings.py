@@ -83,6 +83,8 @@ class InputSettings(NamedTuple):
     """Whose rules apply where Kubernetes changed them (``--kubelet-version``)."""
     kube: KubeSettings | None = None
     """Also fetch the referenced objects from the Kubernetes API."""
+    own_pod: tuple[str, str] | None = None
+    """``--self``: (namespace, name) of this process's own Pod, read from the API (downward API names)."""
 
     @property
     def watched_paths(self) -> tuple[str, ...]:
@@ -156,6 +158,28 @@ def _own_pod(environ: Mapping[str, str]) -> tuple[str, str]:
     return namespace, name
 
 
+class InjectSettings(NamedTuple):
+    """``injector inject``: where the manifests come from and what to wire in."""
+
+    file: str
+    """A file, or ``-`` for stdin."""
+    image: str
+    env_containers: tuple[str, ...] = ()
+    rbac: bool = False
+    fuse: str | None = None
+    """Who mounts FUSE (``privileged`` or ``csi``); None: each pod's annotation, else privileged."""
+
+
+class WebhookSettings(NamedTuple):
+    """``injector webhook``: where to listen, with which certificate, and what to wire in."""
+
+    listen: tuple[str, int]
+    tls_cert: str
+    tls_key: str
+    image: str
+    fuse: str | None = None
+
+
 class Settings(NamedTuple):
     command: str
     inputs: InputSettings
@@ -163,12 +187,20 @@ class Settings(NamedTuple):
     run: RunSettings | None = None
     render: RenderSettings | None = None
     agent: AgentSettings | None = None
+    inject: InjectSettings | None = None
+    webhook: WebhookSettings | None = None
 
 
 def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
     """The settings of the command ``args`` were parsed for; ``environ``: the process environment."""
     environ = os.environ if environ is None else environ
     command = args.command
+    if command == "inject":
+        inject = InjectSettings(args.filename, args.image, tuple(args.env), args.rbac, args.fuse)
+        return Settings(command, InputSettings(pod_file=args.filename), inject=inject)
+    if command == "webhook":
+        webhook = WebhookSettings(parse_listen(args.listen), args.tls_cert, args.tls_key, args.image, args.fuse)
+        return Settings(command, InputSettings(pod_file=None), webhook=webhook)
     agent = command == "agent"
     identities = tuple(args.age_identity) or (
         (environ["INJECTOR_AGE_IDENTITY"],) if environ.get("INJECTOR_AGE_IDENTITY") else ()
@@ -177,7 +209,8 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
         for message in names.dns_label_problems(args.namespace):
             raise UsageError((Setting("namespace"), f": Invalid value: {quoted(args.namespace)}: {message}"))
     kube = None
-    if agent or args.kube or args.kubeconfig or args.context:  # the agent always follows the API
+    own_pod = _own_pod(environ) if getattr(args, "own_pod", False) else None
+    if agent or own_pod or args.kube or args.kubeconfig or args.context:  # the agent always follows the API
         kube = kube_settings(environ, kubeconfig=args.kubeconfig, context=args.context)
     inputs = InputSettings(
         pod_file=args.pod,
@@ -188,6 +221,7 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
         age_identities=identities,
         version=_version(args.kubelet_version),
         kube=kube,
+        own_pod=own_pod,
     )
     mountpoint = {"mount": "mountpoint", "run": "mount", "agent": "mount"}.get(command)
     mount = None
@@ -224,6 +258,5 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
         return Settings(command, inputs, mount, render=render)
     if agent:
         listen = parse_listen(args.listen) if args.listen else None
-        own_pod = _own_pod(environ) if args.own_pod else None
         return Settings(command, inputs, mount, agent=AgentSettings(listen, own_pod))
     return settings
