@@ -32,6 +32,7 @@ from typing import Any, Literal, NamedTuple
 
 from injector import __version__
 from injector.core import names
+from injector.core.expand import expand
 from injector.core.fields import ROOT, FieldPath
 from injector.core.manifest import Document
 from injector.core.objects import CONFIG_MAP, SECRET, object_ref
@@ -507,6 +508,7 @@ class _Injector:
                 "command: injector does not look images up)",
                 at / "command",
             )
+        self.check_expansions(container, at)
         for field in ("command", "env", "envFrom", "volumeMounts"):
             self.record.container(container, field)
         container["command"] = [RUNTIME_COMMAND, "run", "--self", "--container", name, "--", *command]
@@ -530,6 +532,38 @@ class _Injector:
         if self.spec.get("automountServiceAccountToken") is False:
             mounts.append({"name": API_ACCESS_VOLUME, "mountPath": SERVICE_ACCOUNT_DIR, "readOnly": True})
         container["volumeMounts"] = mounts
+
+    def check_expansions(self, container: Mapping[str, Any], at: FieldPath) -> None:
+        """The kubelet expands ``$(VAR)`` in command and args with the env it knows; once the Secret env is
+        injector's, such a reference would reach the program as written."""
+        used: list[str] = []
+
+        def record(name: bytes) -> bytes | None:
+            used.append(name.decode("utf-8", "replace"))
+            return None
+
+        for text in [*_list(container, "command"), *_list(container, "args")]:
+            if isinstance(text, str):
+                expand(text.encode("utf-8"), record)
+        env = [e for e in _list(container, "env") if isinstance(e, dict)]
+        secret = {e.get("name") for e in env if _secret_env(e)}
+        kept = {e.get("name") for e in env if not _secret_env(e)}
+        name = container.get("name")
+        for var in used:
+            if var in secret and var not in kept:
+                raise self.usage(
+                    f"--env {name}: $({var}) in command or args is a Secret value the kubelet would expand; injector "
+                    "run passes the command as written: read the variable in the program (or sh -c '... \"$VAR\"')",
+                    at,
+                )
+        from_secrets = any(_secret_env_from(e) for e in _list(container, "envFrom"))
+        unknown = sorted({var for var in used if var not in kept and var not in secret})
+        if from_secrets and unknown:
+            self.warn(
+                f"--env {name}: $({unknown[0]}) in command or args may come from a Secret's envFrom, which the "
+                "kubelet no longer expands: the program would get it as written",
+                at,
+            )
 
     def install_container(self) -> dict[str, Any]:
         return {

@@ -343,6 +343,16 @@ def test_the_env_annotation_asks_for_what_env_asks_for() -> None:
 
 
 ENV_ERRORS = [
+    (
+        "app",
+        app(
+            command=["/app", "--password=$(PASSWORD)"],
+            env=[{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}],
+        ),
+        "--env app: $(PASSWORD) in command or args is a Secret value the kubelet would expand; injector run passes "
+        "the command as written: read the variable in the program (or sh -c '... \"$VAR\"')",
+        "spec.template.spec.containers[0]",
+    ),
     ("ghost", app(command=["/app"]), "--env ghost: no such container (containers: app)", "spec.template.spec"),
     (
         "app",
