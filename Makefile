@@ -46,6 +46,7 @@ bench: venv
 	$(BIN)/python benchmarks/fuse_read.py
 	$(BIN)/python benchmarks/fuse_update.py
 	$(BIN)/python benchmarks/rotation.py
+	$(BIN)/python benchmarks/webhook.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

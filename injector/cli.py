@@ -62,6 +62,7 @@ COMMAND_EXIT_CODES = {
     "agent": (0, 2, 3, 4, 5, 6, 70),
     "check": (0, 1, 2, 70),
     "inject": (0, 2, 3, 5, 70),
+    "webhook": (0, 2, 5, 70),
 }
 
 
@@ -288,6 +289,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--rbac", action="store_true", help="also write the ServiceAccount, Role and RoleBinding the agent needs"
     )
 
+    webhook = commands.add_parser(
+        "webhook",
+        help="a mutating admission webhook that injects Pods as inject does",
+        epilog=_epilog("webhook"),
+    )
+    webhook.add_argument("--listen", default=":8443", metavar="[HOST]:PORT", help="where to serve HTTPS")
+    webhook.add_argument(
+        "--tls-cert", required=True, metavar="FILE", help="certificate (chain), PEM; re-read when it changes"
+    )
+    webhook.add_argument(
+        "--tls-key", required=True, metavar="FILE", help="its private key, PEM; re-read when it changes"
+    )
+    _inject_options(webhook)
+
     check = commands.add_parser(
         "check",
         help="list every problem of the pod (or of one container); exit 1 if any is an error",
@@ -314,6 +329,16 @@ def _inject(settings: Settings, reporter: Reporter) -> int:
 
     assert settings.inject is not None
     return run_inject(settings.inject, reporter)
+
+
+def _webhook(settings: Settings, reporter: Reporter) -> int:
+    from functools import partial
+
+    from injector.shell.loop import run_trio
+    from injector.webhook import run_webhook
+
+    assert settings.webhook is not None
+    return run_trio(partial(run_webhook, settings.webhook, reporter))
 
 
 def _run(settings: Settings, reporter: Reporter) -> int:
@@ -374,6 +399,7 @@ COMMANDS: dict[str, Callable[[Settings, Reporter], int]] = {
     "mount": _mount,
     "agent": _agent,
     "inject": _inject,
+    "webhook": _webhook,
 }
 
 
