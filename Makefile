@@ -50,6 +50,7 @@ bench: venv
 	$(BIN)/python benchmarks/rotation.py
 	$(BIN)/python benchmarks/volume_events.py
 	$(BIN)/python benchmarks/run_restart.py
+	$(BIN)/python benchmarks/webhook.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -12,49 +12,27 @@ Logs are JSON objects, one per line, with names and codes only, never values.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import trio
 
-from injector.errors import SourceError
-from injector.inputs import read_pod, without_errors
+from injector.inputs import read_own_pod, read_pod, without_errors
 from injector.metrics import AgentStatus, routes
 from injector.serve import Mounted, check_can_mount, open_sources, serve, wait_for_stop
-from injector.settings import AgentSettings, InputSettings, KubeSettings, MountSettings
+from injector.settings import AgentSettings, InputSettings, MountSettings
 from injector.shell.http import serve_http
 from injector.shell.process import harden_process
 from injector.shell.report import Reporter
-
-
-async def fetch_own_pod(settings: KubeSettings, namespace: str, name: str) -> tuple[str, dict[str, Any]]:
-    """``--self``: the agent's own Pod, by the names the downward API gave it."""
-    from lightkube.core.exceptions import ApiError
-    from lightkube.resources.core_v1 import Pod
-
-    from injector.shell.kube import describe_api_error, open_client, server_of
-
-    async with open_client(settings) as client:
-        try:
-            pod = await client.get(Pod, name=name, namespace=namespace)
-        except ApiError as exc:
-            raise SourceError(
-                describe_api_error(exc, "get", "pods", namespace, name), source=server_of(client)
-            ) from None
-    body = pod.to_dict()
-    body["apiVersion"], body["kind"] = "v1", "Pod"
-    return f"Pod/{namespace}/{name}", body
 
 
 async def run_agent(agent: AgentSettings, inputs: InputSettings, mount: MountSettings, reporter: Reporter) -> int:
     """Serve until SIGTERM/SIGINT; returns 0 after unmounting and closing every watch."""
     assert inputs.kube is not None  # the agent always follows the API
     check_can_mount(mount)
-    if agent.own_pod is not None:
-        origin, body = await fetch_own_pod(inputs.kube, *agent.own_pod)
-        pod_input = read_pod(inputs, body, origin)
+    if inputs.own_pod is not None:
+        pod_input = await read_own_pod(inputs)
     else:
-        origin = str(inputs.pod_file)
         pod_input = read_pod(inputs)
+    origin = pod_input.pod.origin
     reporter.event("starting", pod=origin, mount=mount.mountpoint)
     harden_process(reporter, with_child=False)
     status = AgentStatus()

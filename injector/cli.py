@@ -71,6 +71,8 @@ COMMAND_EXIT_CODES = {
     "agent": (0, 2, 3, 4, 5, 6, 70),
     "check": (0, 1, 2, 70),
     "secret": (0, 1, 2, 3, 5, 6, 7, 8, 70, 126, 127),
+    "inject": (0, 2, 3, 5, 70),
+    "webhook": (0, 2, 5, 70),
 }
 
 
@@ -112,6 +114,17 @@ class _Parser(argparse.ArgumentParser):
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         return parsed, extras
+
+
+def _pod_source(parser: argparse.ArgumentParser, pod_help: str) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--pod", metavar="FILE", help=pod_help)
+    source.add_argument(
+        "--self",
+        dest="own_pod",
+        action="store_true",
+        help="read this process's own Pod from the API (POD_NAME, POD_NAMESPACE; implies --kube)",
+    )
 
 
 def _common(parser: argparse.ArgumentParser, *, pod_option: bool = True) -> None:
@@ -228,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run a command with the container's environment", epilog=_epilog("run"))
-    _common(run)
+    _pod_source(run, "pod manifest (YAML/JSON; - for stdin)")
+    _common(run, pod_option=False)
     run.add_argument("--clean-env", action="store_true", help="start from an empty environment, not injector's")
     run.add_argument(
         "--mask", action="store_true", help="replace secret values in the child's output with <redacted:NAME>"
@@ -318,20 +332,50 @@ def build_parser() -> argparse.ArgumentParser:
     agent = commands.add_parser(
         "agent", help="sidecar: mount the container's secrets and follow them in the API", epilog=_epilog("agent")
     )
-    source = agent.add_mutually_exclusive_group(required=True)
-    source.add_argument("--pod", metavar="FILE", help="pod spec file (e.g. from a mounted ConfigMap)")
-    source.add_argument(
-        "--self",
-        dest="own_pod",
-        action="store_true",
-        help="read this agent's own Pod from the API (POD_NAME, POD_NAMESPACE)",
-    )
+    _pod_source(agent, "pod spec file (e.g. from a mounted ConfigMap)")
     _common(agent, pod_option=False)
     agent.add_argument("--mount", required=True, metavar="DIR", help="where to mount")
     agent.add_argument("--listen", metavar="[HOST]:PORT", help="serve /healthz, /readyz and /metrics")
     _mount_options(agent, for_run=False, watch=False)  # the agent always follows its sources
 
     _secret_parser(commands)
+    inject = commands.add_parser(
+        "inject",
+        help="wire injector into Pods and workloads: manifests in, manifests out (kubectl apply -f -)",
+        epilog=_epilog("inject"),
+    )
+    inject.add_argument(
+        "-f",
+        "--filename",
+        default="-",
+        metavar="FILE",
+        help="manifests: YAML or JSON, multi-document or List (- for stdin)",
+    )
+    _inject_options(inject)
+    inject.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="CONTAINER",
+        help="also wrap this container's command in `injector run`, which gives it its Secret env (repeatable)",
+    )
+    inject.add_argument(
+        "--rbac", action="store_true", help="also write the ServiceAccount, Role and RoleBinding the agent needs"
+    )
+
+    webhook = commands.add_parser(
+        "webhook",
+        help="a mutating admission webhook that injects Pods as inject does",
+        epilog=_epilog("webhook"),
+    )
+    webhook.add_argument("--listen", default=":8443", metavar="[HOST]:PORT", help="where to serve HTTPS")
+    webhook.add_argument(
+        "--tls-cert", required=True, metavar="FILE", help="certificate (chain), PEM; re-read when it changes"
+    )
+    webhook.add_argument(
+        "--tls-key", required=True, metavar="FILE", help="its private key, PEM; re-read when it changes"
+    )
+    _inject_options(webhook)
 
     check = commands.add_parser(
         "check",
@@ -487,6 +531,35 @@ def _secret(settings: Settings, reporter: Reporter) -> int:
     return run_secret(settings.secret, reporter)
 
 
+def _inject_options(parser: argparse.ArgumentParser) -> None:
+    from injector.core.inject import DEFAULT_IMAGE, FUSE_MODES
+
+    parser.add_argument("--image", default=DEFAULT_IMAGE, metavar="IMAGE", help="injector's image, for the sidecar")
+    parser.add_argument(
+        "--fuse",
+        choices=FUSE_MODES,
+        help="who mounts FUSE: the agent itself (privileged) or a FUSE CSI driver handing it a descriptor "
+        "(csi: no privilege); default: each pod's injector.io/fuse annotation, else privileged",
+    )
+
+
+def _inject(settings: Settings, reporter: Reporter) -> int:
+    from injector.injection import run_inject
+
+    assert settings.inject is not None
+    return run_inject(settings.inject, reporter)
+
+
+def _webhook(settings: Settings, reporter: Reporter) -> int:
+    from functools import partial
+
+    from injector.shell.loop import run_trio
+    from injector.webhook import run_webhook
+
+    assert settings.webhook is not None
+    return run_trio(partial(run_webhook, settings.webhook, reporter))
+
+
 def _run(settings: Settings, reporter: Reporter) -> int:
     from injector.commands import run
 
@@ -545,6 +618,8 @@ COMMANDS: dict[str, Callable[[Settings, Reporter], int]] = {
     "mount": _mount,
     "agent": _agent,
     "secret": _secret,
+    "inject": _inject,
+    "webhook": _webhook,
 }
 
 
@@ -553,7 +628,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from injector.shell.report import Reporter
 
     args = build_parser().parse_args(argv)
-    reporter = Reporter(json_lines=args.command == "agent", spell=spell, prog=PROG)
+    reporter = Reporter(json_lines=args.command in ("agent", "webhook"), spell=spell, prog=PROG)
     try:
         return COMMANDS[args.command](from_args(args), reporter)
     except CombinedError as failed:

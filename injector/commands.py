@@ -26,6 +26,7 @@ from injector.inputs import (
     fetch_api,
     plan,
     read_inputs,
+    read_own_pod,
     read_pod,
     resolve,
     without_errors,
@@ -48,12 +49,19 @@ RENDERED_PART: dict[str, Part] = {
 }
 
 
+def read_pod_once(settings: Settings) -> PodInput:
+    """The pod: from its file, or with ``--self`` from the API."""
+    if settings.inputs.own_pod is not None:
+        return run_trio(partial(read_own_pod, settings.inputs))
+    return read_pod(settings.inputs)
+
+
 def read_once(
     settings: Settings, *, whole_pod: bool = False, pod_input: PodInput | None = None
 ) -> tuple[Inputs, ApiObjects | None]:
     """Read the inputs once and fetch what the API must give for them (``--kube``): from the first
     cluster that answers among several ``--context`` (check compares them instead: the first only)."""
-    pod_input = pod_input or read_pod(settings.inputs)
+    pod_input = pod_input or read_pod_once(settings)
     inputs = read_inputs(settings.inputs, pod_input, whole_pod=whole_pod)
     kube = settings.inputs.kube
     if kube is None:
@@ -125,7 +133,7 @@ def run(settings: Settings, reporter: Reporter) -> int:
     assert run is not None
     if settings.mount is not None or run.watch:
         return run_trio(partial(run_served, settings, reporter))
-    pod_input = read_pod(settings.inputs)
+    pod_input = read_pod_once(settings)
     require_command(settings, pod_input)
     resolution = resolve_once(settings, reporter, frozenset(("env",)), pod_input=pod_input)
     launch = launch_of(resolution, settings)
@@ -158,7 +166,9 @@ async def run_served(settings: Settings, reporter: Reporter) -> int:
     if mount is not None:
         check_can_mount(mount)
     harden_process(reporter, with_child=True)
-    pod_input = read_pod(settings.inputs)
+    pod_input = (
+        await read_own_pod(settings.inputs) if settings.inputs.own_pod is not None else read_pod(settings.inputs)
+    )
     require_command(settings, pod_input)
     serves: frozenset[Part] = frozenset(("env",)) if mount is None else frozenset(("env", "volumes", "credentials"))
     async with open_sources(

@@ -16,12 +16,13 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from injector.core.inject import as_served
 from injector.core.manifest import Document, parse_documents
 from injector.core.objects import DATA_KINDS, ObjectKey, ObjectSet, index_objects, object_ref
 from injector.core.podspec import Container, PodSpec, parse_pod, select_container, select_pod_document
 from injector.core.resolve import EVERY_PART, Part, Resolution, check_pod, referenced_objects, resolve_container
 from injector.core.schema import decode_document
-from injector.errors import CombinedError, InjectorError, InjectorWarning, ManifestError
+from injector.errors import CombinedError, InjectorError, InjectorWarning, ManifestError, SourceError
 from injector.settings import InputSettings, KubeSettings
 from injector.shell.files import read_bytes, read_documents
 
@@ -73,6 +74,30 @@ def read_pod(settings: InputSettings, body: Mapping[str, Any] | None = None, ori
     if errors and not pod.regular_containers:
         raise errors[0]  # the pod's containers could not be read: say why, not "no container"
     return PodInput(tuple(documents), pod, tuple(errors), tuple(warnings))
+
+
+async def read_own_pod(settings: InputSettings) -> PodInput:
+    """``--self``: this process's own Pod, got from the API by the names the downward API gave. A pod
+    ``injector inject`` wrote is read as injector serves it (``core.inject.as_served``): its containers
+    with the references they had before, and the agent's container mounting every volume it serves."""
+    from lightkube.core.exceptions import ApiError
+    from lightkube.resources.core_v1 import Pod
+
+    from injector.shell.kube import describe_api_error, open_client, server_of
+
+    assert settings.kube is not None and settings.own_pod is not None
+    namespace, name = settings.own_pod
+    async with open_client(settings.kube) as client:
+        try:
+            pod = await client.get(Pod, name=name, namespace=namespace)
+        except ApiError as exc:
+            raise SourceError(
+                describe_api_error(exc, "get", "pods", namespace, name), source=server_of(client)
+            ) from None
+    body = pod.to_dict()
+    body["apiVersion"], body["kind"] = "v1", "Pod"
+    origin = f"Pod/{namespace}/{name}"
+    return read_pod(settings, as_served(Document(origin, body)), origin)
 
 
 def read_inputs(settings: InputSettings, pod_input: PodInput, *, whole_pod: bool = False) -> Inputs:

@@ -96,6 +96,8 @@ class InputSettings(NamedTuple):
     """Also fetch the referenced objects from the Kubernetes API (the first ``--context``)."""
     kube_contexts: tuple[KubeSettings, ...] = ()
     """Every ``--context`` given: ``check`` compares their clusters (the first is ``kube``)."""
+    own_pod: tuple[str, str] | None = None
+    """``--self``: (namespace, name) of this process's own Pod, read from the API (downward API names)."""
 
     @property
     def watched_paths(self) -> tuple[str, ...]:
@@ -233,6 +235,28 @@ def _own_pod(environ: Mapping[str, str]) -> tuple[str, str]:
     return namespace, name
 
 
+class InjectSettings(NamedTuple):
+    """``injector inject``: where the manifests come from and what to wire in."""
+
+    file: str
+    """A file, or ``-`` for stdin."""
+    image: str
+    env_containers: tuple[str, ...] = ()
+    rbac: bool = False
+    fuse: str | None = None
+    """Who mounts FUSE (``privileged`` or ``csi``); None: each pod's annotation, else privileged."""
+
+
+class WebhookSettings(NamedTuple):
+    """``injector webhook``: where to listen, with which certificate, and what to wire in."""
+
+    listen: tuple[str, int]
+    tls_cert: str
+    tls_key: str
+    image: str
+    fuse: str | None = None
+
+
 class Settings(NamedTuple):
     command: str
     inputs: InputSettings
@@ -241,6 +265,8 @@ class Settings(NamedTuple):
     render: RenderSettings | None = None
     agent: AgentSettings | None = None
     secret: SecretSettings | None = None
+    inject: InjectSettings | None = None
+    webhook: WebhookSettings | None = None
 
 
 class SecretSettings(NamedTuple):
@@ -359,6 +385,12 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
     command = args.command
     if command == "secret":
         return Settings(command, InputSettings(pod_file=None), secret=secret_settings(args, environ))
+    if command == "inject":
+        inject = InjectSettings(args.filename, args.image, tuple(args.env), args.rbac, args.fuse)
+        return Settings(command, InputSettings(pod_file=args.filename), inject=inject)
+    if command == "webhook":
+        webhook = WebhookSettings(parse_listen(args.listen), args.tls_cert, args.tls_key, args.image, args.fuse)
+        return Settings(command, InputSettings(pod_file=None), webhook=webhook)
     agent = command == "agent"
     identities = tuple(args.age_identity) or (
         (environ["INJECTOR_AGE_IDENTITY"],) if environ.get("INJECTOR_AGE_IDENTITY") else ()
@@ -368,7 +400,8 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
             raise UsageError((Setting("namespace"), f": Invalid value: {quoted(args.namespace)}: {message}"))
     kube = None
     contexts: tuple[KubeSettings, ...] = ()
-    if agent or args.kube or args.kubeconfig or args.context:  # the agent always follows the API
+    own_pod = _own_pod(environ) if getattr(args, "own_pod", False) else None
+    if agent or own_pod or args.kube or args.kubeconfig or args.context:  # the agent always follows the API
         contexts = kube_contexts(environ, kubeconfig=args.kubeconfig, contexts=tuple(args.context or ()))
         kube = contexts[0]
     inputs = InputSettings(
@@ -381,6 +414,7 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
         version=_version(args.kubelet_version),
         kube=kube,
         kube_contexts=contexts,
+        own_pod=own_pod,
     )
     mountpoint = {"mount": "mountpoint", "run": "mount", "agent": "mount"}.get(command)
     mount = None
@@ -439,6 +473,5 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
         return Settings(command, inputs, mount, render=render)
     if agent:
         listen = parse_listen(args.listen) if args.listen else None
-        own_pod = _own_pod(environ) if args.own_pod else None
         return Settings(command, inputs, mount, agent=AgentSettings(listen, own_pod))
     return settings

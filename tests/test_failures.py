@@ -167,3 +167,35 @@ def test_fuse_support_that_cannot_be_loaded(tmp_path: Path, name: str) -> None:
 
     assert_one_clean_failure(result, 2)
     assert b"install libfuse3 (Debian/Ubuntu package fuse3) and pyfuse3" in result.stderr
+
+
+INJECT_FAILURES = [
+    ("a missing file", ["inject", "-f", "{tmp}/nope.yaml"], 5),
+    ("a broken manifest", ["inject", "-f", "{tmp}/broken.yaml"], 3),
+    ("an unknown option", ["inject", "--no-such-option"], 2),
+    ("--env of no container", ["inject", "-f", str(EXAMPLES / "pod.yaml"), "--env", "ghost"], 2),
+    ("a missing certificate", ["webhook", "--tls-cert", "{tmp}/nope.crt", "--tls-key", "{tmp}/nope.key"], 5),
+    ("a listen address that is none", ["webhook", "--listen", "nowhere", "--tls-cert", "c", "--tls-key", "k"], 2),
+    ("a port taken", ["webhook", "--listen", "127.0.0.1:{taken}", "--tls-cert", "{tmp}/c", "--tls-key", "{tmp}/k"], 2),
+]
+
+
+@pytest.mark.parametrize(("what", "argv", "code"), INJECT_FAILURES, ids=[row[0] for row in INJECT_FAILURES])
+def test_inject_and_webhook_fail_in_one_line(tmp_path: Path, what: str, argv: list[str], code: int) -> None:
+    import socket
+
+    from tests.support.kube_apiserver import self_signed
+
+    (tmp_path / "broken.yaml").write_text("kind: Pod\nspec: {containers: [\n")
+    cert, key = self_signed("webhook", server=True)
+    (tmp_path / "c").write_bytes(cert)
+    (tmp_path / "k").write_bytes(key)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        args = [arg.replace("{tmp}", str(tmp_path)).replace("{taken}", port) for arg in argv]
+        result = injector(*args, input=b"")
+
+    assert_one_clean_failure(result, code)
+    assert b"" == result.stdout, what

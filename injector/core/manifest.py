@@ -143,6 +143,69 @@ def parse_documents(data: bytes, source: str) -> list[Document]:
     return documents
 
 
+class StreamDocument(NamedTuple):
+    """One document of a manifest stream as written: its text, and what it decodes to."""
+
+    origin: str
+    text: str | None
+    """The document's text, from the end of the previous one (comments and ``---`` included); None when the
+    file is not UTF-8 text."""
+    body: object
+    """The decoded document: an object for a manifest, None for an empty document."""
+    notes: tuple[str, ...] = ()
+
+
+def parse_stream(data: bytes, source: str) -> tuple[list[StreamDocument], str]:
+    """Every document of ``data`` (the content of ``source``) with the text it came from, Lists not
+    flattened; and the text after the last document. Joined, the texts give the file back."""
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"file is larger than {MAX_MANIFEST_BYTES} bytes", source=source)
+    try:
+        text: str | None = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if source.endswith(".json") or data.lstrip()[:1] in (b"{", b"["):
+        raw, notes = _parse_json(data, source)
+        _check_expanded_size(raw, source)
+        return [StreamDocument(source, text, raw, notes)], ""
+    raw_documents = _parse_yaml(data, source)
+    spans = _document_spans(text, len(raw_documents)) if text is not None else None
+    several = len(raw_documents) > 1
+    documents = []
+    for index, (raw, notes) in enumerate(raw_documents):
+        origin = f"{source} (document {index + 1})" if several else source
+        if raw is not None:
+            _check_expanded_size(raw, origin)
+        span = spans[index] if spans is not None else None
+        documents.append(StreamDocument(origin, span, raw, notes))
+    trailing = text[sum(len(span) for span in spans) :] if text is not None and spans is not None else ""
+    return documents, trailing
+
+
+def _document_spans(text: str, count: int) -> list[str] | None:
+    """The text of each of the ``count`` documents of ``text``, cut where the parser ends each one."""
+    import yaml
+
+    loader = _loader_class(yaml, go_escapes=_GO_ONLY_ESCAPES.search(text.encode()) is not None)(text)
+    ends = []
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.DocumentEndEvent) and event.end_mark is not None:
+                ends.append(event.end_mark.index)
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+    if len(ends) != count:
+        return None
+    spans, start = [], 0
+    for end in ends:
+        spans.append(text[start:end])
+        start = end
+    return spans
+
+
 def _flatten(raw: object, origin: str) -> Iterator[Document]:
     if not isinstance(raw, dict):
         raise ManifestError(f"expected an object, found {type_name(raw)}", source=origin)
