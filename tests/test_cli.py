@@ -99,6 +99,18 @@ def test_run_mask_redacts_child_output(app: list[str], canary: str) -> None:
     assert canary.encode() not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("attempt", range(5))
+def test_run_mask_loses_none_of_the_output_written_just_before_the_command_exits(
+    app: list[str], canary: str, attempt: int
+) -> None:
+    """The pipes are drained after the exit (a value held back as a possible prefix included), and a
+    process the command left behind holding them does not keep run waiting."""
+    result = injector("run", "--mask", *app, "--", "sh", "-c", 'sleep 30 & echo "t=$TOKEN"; printf "%s" "$TOKEN"')
+
+    assert 0 == result.returncode
+    assert b"t=<redacted:TOKEN>\n<redacted:TOKEN>" == result.stdout
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_run_mask_forwards_signals_and_reports_128_plus_n(app: list[str], signum: int) -> None:
     process = subprocess.Popen(

@@ -56,16 +56,25 @@ async def _pump(source: trio.abc.ReceiveStream, target_fd: int, output: _Output)
         # in a worker thread so a slow reader never stalls signal forwarding.
         await trio.to_thread.run_sync(_write_unless_gone, target_fd, data)
 
-    while True:
-        chunk = await source.receive_some(READ_SIZE)
-        if not chunk:
-            break
-        out = output.redactor.feed(bytes(chunk))
-        if out:
-            await write(out)
-    tail = output.redactor.flush()
-    if tail:
-        await write(tail)
+    try:
+        while True:
+            chunk = await source.receive_some(READ_SIZE)
+            if not chunk:
+                break
+            out = output.redactor.feed(bytes(chunk))
+            if out:
+                await write(out)
+    finally:
+        # What the redactor held back (a possible start of a value) is written even when the
+        # drain is cut short: output is never lost, only redacted.
+        tail = output.redactor.flush()
+        if tail:
+            with trio.CancelScope(shield=True):
+                await write(tail)
+
+
+DRAIN_GRACE = 1.0
+"""Seconds the command's pipes are drained after it exits (with ``--mask``)."""
 
 
 class Supervisor:
@@ -135,13 +144,17 @@ class Supervisor:
         """Start the command and tend it until it ends; returns its shell-style status."""
         try:
             async with trio.open_nursery() as nursery:
-                process = await self._start(nursery)
-                # Signals that came before are waiting in the receiver: none is lost.
+                # Signals that come before the command starts are held for it: none is lost.
                 nursery.start_soon(self._forward, signals)
                 if os.getpid() == 1:
                     nursery.start_soon(self._reap_orphans)
-                while await self._tend(process):
-                    process = await self._start(nursery)
+                async with trio.open_nursery() as pumps:
+                    process = await self._start(pumps)
+                    while await self._tend(process):
+                        process = await self._start(pumps)
+                    # The command exited: its last output is still in the pipes. Drain them, but not
+                    # for ever (a process it left behind may hold them open).
+                    pumps.cancel_scope.deadline = trio.current_time() + DRAIN_GRACE
                 nursery.cancel_scope.cancel()
         finally:
             last = self._process
