@@ -40,6 +40,7 @@ async def run_agent(agent: AgentSettings, inputs: InputSettings, mount: MountSet
     async def until_stopped(signals: AsyncIterator[int], mounted: Mounted | None) -> int:
         status.mounted = mounted
         status.ready = True
+        reporter.event("serving", mount=mount.mountpoint)
         await wait_for_stop(signals)
         status.ready = False
         return 0

@@ -114,7 +114,7 @@ def test_agent_self_serves_rotates_reports_and_stops(tmp_path: Path, api: ApiSer
     assert 0 == agent.returncode, err.decode()
     assert not os.path.ismount(mountpoint)
     events = [json.loads(line) for line in err.decode().splitlines()]  # every log line is one JSON object
-    assert {"starting", "listening", "stopped"} <= {event["event"] for event in events}
+    assert {"starting", "listening", "serving", "stopped"} <= {event["event"] for event in events}
     assert b"v1" not in err and b"v2" not in err and b"v3" not in err
     assert [b"/api/v1/namespaces/shop/pods/web-0"] == [
         path.split("?")[0].encode() for method, path, user in api.requests if user == AGENT_USER and "/pods" in path
