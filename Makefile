@@ -48,7 +48,6 @@ bench: venv
 	$(BIN)/python benchmarks/fuse_read.py
 	$(BIN)/python benchmarks/fuse_update.py
 	$(BIN)/python benchmarks/rotation.py
-	$(BIN)/python benchmarks/volume_events.py
 	$(BIN)/python benchmarks/run_restart.py
 	$(BIN)/python benchmarks/webhook.py
 

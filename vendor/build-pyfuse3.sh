@@ -18,7 +18,7 @@ VERSION=3.5.0
 HERE=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$BIN/pip" download -q --no-deps --no-binary :all: -d "$work" "pyfuse3==$VERSION"
+"$BIN/pip" download -q --no-deps --no-binary pyfuse3 -d "$work" "pyfuse3==$VERSION"
 tar xzf "$work/pyfuse3-$VERSION.tar.gz" -C "$work"
 (cd "$work/pyfuse3-$VERSION" && patch -s -p1 < "$HERE/pyfuse3.patch")
 "$BIN/pip" install -q --no-deps --force-reinstall "$work/pyfuse3-$VERSION"

@@ -86,9 +86,10 @@ TOKEN_EXPIRATION = 3607
 """The kubelet's default for the service-account token it projects (BoundServiceAccountTokenVolume)."""
 
 AGENT_RESOURCES: Mapping[str, Any] = {"requests": {"cpu": "10m", "memory": "48Mi"}, "limits": {"memory": "128Mi"}}
-INSTALL_RESOURCES: Mapping[str, Any] = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}}
-RUNTIME_SIZE = "160Mi"
-"""sizeLimit of the memory-backed emptyDir the runtime is copied into (the runtime is ~100 MB)."""
+INSTALL_RESOURCES: Mapping[str, Any] = {"requests": {"cpu": "10m", "memory": "96Mi"}, "limits": {"memory": "192Mi"}}
+"""The copy is charged to the container that writes it: the runtime (~60 MB) must fit in its limit."""
+RUNTIME_SIZE = "128Mi"
+"""sizeLimit of the memory-backed emptyDir the runtime is copied into (the runtime is ~60 MB)."""
 
 FuseMode = Literal["privileged", "csi"]
 FUSE_MODES: tuple[FuseMode, ...] = ("privileged", "csi")
@@ -569,7 +570,7 @@ class _Injector:
         return {
             "name": INSTALL,
             "image": self.options.image,
-            "command": ["cp", "-R", f"{RUNTIME_DIR}/.", "/runtime/"],
+            "command": ["cp", "-a", f"{RUNTIME_DIR}/.", "/runtime/"],
             "resources": copy.deepcopy(dict(INSTALL_RESOURCES)),
             "volumeMounts": [{"name": RUNTIME_VOLUME, "mountPath": "/runtime"}],
         }
