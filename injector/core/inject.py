@@ -64,9 +64,8 @@ INSTALL = "injector-install"
 FILES_VOLUME = "injector-files"
 RUNTIME_VOLUME = "injector-runtime"
 API_ACCESS_VOLUME = "injector-api-access"
-FD_VOLUME = "injector-fd"
 RESERVED_CONTAINERS = (INSTALL, AGENT)
-RESERVED_VOLUMES = (FILES_VOLUME, RUNTIME_VOLUME, API_ACCESS_VOLUME, FD_VOLUME)
+RESERVED_VOLUMES = (FILES_VOLUME, RUNTIME_VOLUME, API_ACCESS_VOLUME)
 
 DEFAULT_IMAGE = f"injector:{__version__}"
 """The image ``docker build -t injector:VERSION .`` makes; ``--image`` names the one you pushed."""
@@ -78,9 +77,6 @@ RUNTIME_DIR = "/opt/injector"
 RUNTIME_COMMAND = RUNTIME_DIR + "/bin/injector"
 SERVED_DIR = "/injector-served"
 """Where the agent's container mounts each volume it serves, in ``as_served``'s view (never run)."""
-FD_DIR = "/injector-fd"
-FD_SOCKET = "injector.sock"
-CSI_DRIVER = "meta-fuse-csi-plugin.csi.storage.pfn.io"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 TOKEN_EXPIRATION = 3607
 """The kubelet's default for the service-account token it projects (BoundServiceAccountTokenVolume)."""
@@ -91,8 +87,10 @@ INSTALL_RESOURCES: Mapping[str, Any] = {"requests": {"cpu": "10m", "memory": "96
 RUNTIME_SIZE = "128Mi"
 """sizeLimit of the memory-backed emptyDir the runtime is copied into (the runtime is ~60 MB)."""
 
-FuseMode = Literal["privileged", "csi"]
-FUSE_MODES: tuple[FuseMode, ...] = ("privileged", "csi")
+FuseMode = Literal["privileged"]
+FUSE_MODES: tuple[FuseMode, ...] = ("privileged",)
+"""Who mounts FUSE. Only the agent itself for now: a descriptor handed over by a FUSE CSI driver needs the
+agent to mount on a descriptor, which it cannot yet."""
 RECORD_VERSION = 1
 
 
@@ -467,12 +465,7 @@ class _Injector:
             new_volumes.append({"name": RUNTIME_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": RUNTIME_SIZE}})
         if served:
             init.append(self.agent_container(port, mode, api_access))
-            if mode == "csi":
-                attributes = {"fdPassingEmptyDirName": FD_VOLUME, "fdPassingSocketName": FD_SOCKET}
-                csi = {"driver": CSI_DRIVER, "readOnly": True, "volumeAttributes": attributes}
-                new_volumes += [{"name": FILES_VOLUME, "csi": csi}, {"name": FD_VOLUME, "emptyDir": {}}]
-            else:
-                new_volumes.append({"name": FILES_VOLUME, "emptyDir": {}})
+            new_volumes.append({"name": FILES_VOLUME, "emptyDir": {}})
         if api_access:
             new_volumes.append(_api_access_volume())
         self.record.keep(self.record.spec, self.spec, "initContainers", value=False)
@@ -582,21 +575,12 @@ class _Injector:
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         ]
-        if mode == "csi":
-            # The CSI driver opens /dev/fuse, mounts it on the pod's injector-files volume and hands the
-            # descriptor over the socket: no privilege here, any uid, no propagation to set.
-            args = [*view, "--mount", f"fd-socket:{FD_DIR}/{FD_SOCKET}", *serve]
-            security: dict[str, Any] = {
-                "allowPrivilegeEscalation": False,
-                "capabilities": {"drop": ["ALL"]},
-                "readOnlyRootFilesystem": True,
-            }
-            mounts: list[dict[str, Any]] = [{"name": FD_VOLUME, "mountPath": FD_DIR}]
-        else:
-            args = [*view, "--mount", FILES_DIR, *serve]
-            # Mounting FUSE needs CAP_SYS_ADMIN and /dev/fuse; root mounts directly (no setuid helper).
-            security = {"privileged": True, "runAsUser": 0, "runAsGroup": 0, "runAsNonRoot": False}
-            mounts = [{"name": FILES_VOLUME, "mountPath": FILES_DIR, "mountPropagation": "Bidirectional"}]
+        args = [*view, "--mount", FILES_DIR, *serve]
+        # Mounting FUSE needs CAP_SYS_ADMIN and /dev/fuse; root mounts directly (no setuid helper).
+        security: dict[str, Any] = {"privileged": True, "runAsUser": 0, "runAsGroup": 0, "runAsNonRoot": False}
+        mounts: list[dict[str, Any]] = [
+            {"name": FILES_VOLUME, "mountPath": FILES_DIR, "mountPropagation": "Bidirectional"}
+        ]
         if api_access:
             mounts.append({"name": API_ACCESS_VOLUME, "mountPath": SERVICE_ACCOUNT_DIR, "readOnly": True})
         return {
