@@ -50,6 +50,7 @@ bench: venv
 	$(BIN)/python benchmarks/rotation.py
 	$(BIN)/python benchmarks/run_restart.py
 	$(BIN)/python benchmarks/webhook.py
+	$(BIN)/python benchmarks/footprint.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
