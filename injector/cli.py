@@ -155,17 +155,11 @@ def _common(parser: argparse.ArgumentParser, *, pod_option: bool = True) -> None
         metavar="FILE",
         help="age identity file for *.age manifests (repeatable; default $INJECTOR_AGE_IDENTITY)",
     )
-    parser.add_argument(
-        "--kube", action="store_true", help="also fetch referenced Secrets/ConfigMaps from the Kubernetes API (by name)"
-    )
-    parser.add_argument(
-        "--kubeconfig", metavar="FILE", help="kubeconfig for --kube (default: in-cluster, $KUBECONFIG, ~/.kube/config)"
-    )
-    parser.add_argument(
-        "--context",
-        action="append",
-        metavar="NAME",
-        help="kubeconfig context for --kube; repeat it for several clusters: check compares them, mount, agent "
+    _kube_options(
+        parser,
+        kube="also fetch referenced Secrets/ConfigMaps from the Kubernetes API (by name)",
+        kubeconfig="kubeconfig for --kube (default: in-cluster, $KUBECONFIG, ~/.kube/config)",
+        context="kubeconfig context for --kube; repeat it for several clusters: check compares them, mount, agent "
         "and run serve from the first that answers (failover)",
     )
     parser.add_argument(
@@ -174,6 +168,13 @@ def _common(parser: argparse.ArgumentParser, *, pod_option: bool = True) -> None
         metavar="1.MINOR",
         help="follow this Kubernetes release where its rules differ (envFrom keys, env names, $ expansion)",
     )
+
+
+def _kube_options(parser: argparse.ArgumentParser, *, kube: str, kubeconfig: str, context: str) -> None:
+    """``--kube``, ``--kubeconfig`` and the repeatable ``--context``, with what they mean to this command."""
+    parser.add_argument("--kube", action="store_true", help=kube)
+    parser.add_argument("--kubeconfig", metavar="FILE", help=kubeconfig)
+    parser.add_argument("--context", action="append", metavar="NAME", help=context)
 
 
 def _mount_options(parser: argparse.ArgumentParser, *, for_run: bool, watch: bool = True) -> None:
@@ -402,17 +403,11 @@ def _secret_parser(commands: Any) -> None:
             metavar="NS",
             help="the Secret's namespace (default: the context's with --kube, else default)",
         )
-        parser.add_argument(
-            "--kube", action="store_true", help="in the cluster(s) of --context (by the Kubernetes API)"
-        )
-        parser.add_argument(
-            "--kubeconfig", metavar="FILE", help="kubeconfig for --kube (default: $KUBECONFIG, ~/.kube/config)"
-        )
-        parser.add_argument(
-            "--context",
-            action="append",
-            metavar="NAME",
-            help="kubeconfig context (repeatable: every cluster, dry-run first)",
+        _kube_options(
+            parser,
+            kube="in the cluster(s) of --context (by the Kubernetes API)",
+            kubeconfig="kubeconfig for --kube (default: $KUBECONFIG, ~/.kube/config)",
+            context="kubeconfig context (repeatable: every cluster, dry-run first)",
         )
         if identity:
             parser.add_argument(
