@@ -10,7 +10,13 @@ watchers get the inotify events of a kubelet volume.
     tree        pure: FileSpec -> Tree, the invalidations a replacement needs, a mount's Layout
     swap        a volume's atomic swap: the kubelet writer's steps, and running them
     filesystem  the pyfuse3 Operations over the current trees and volumes
-    mount       mounting (a read-only view), serving until cancelled, updating, stale-mount recovery
+    mount       mounting (a read-only view) or serving a mount made on a descriptor, until cancelled;
+                updating; stale-mount recovery
+    handover    receiving a mounted /dev/fuse descriptor over a unix socket (FUSE CSI drivers)
+
+On a descriptor (``/dev/fd/N``, mounted by whoever opened ``/dev/fuse``) the mount is not this
+process's to reach by path: a volume's swap is then made by the filesystem itself and told to the
+kernel by notices, so a watcher of a file gets ``DELETE_SELF`` and a watcher of the directory nothing.
 """
 
 from fuse.tree import DirSpec, FileSpec, Layout, Tree, build_tree

@@ -22,13 +22,13 @@ import posixpath
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import pyfuse3
 
-from fuse.swap import DATA, Plan, VolumeState, swap_steps, top_level, version_name
+from fuse.swap import DATA, Plan, Step, VolumeState, swap_steps, top_level, version_name
 from fuse.tree import (
     ROOT_INODE,
     Invalidations,
@@ -58,6 +58,15 @@ class OpenEvent(NamedTuple):
     gid: int
     pid: int
     denied: bool
+
+
+class Notice(NamedTuple):
+    """What the kernel must forget after a change it did not make: ``name`` in ``parent``, and
+    (when not 0) the inode that name is gone from, whose watchers then get ``DELETE_SELF``."""
+
+    parent: int
+    name: bytes
+    deleted: int
 
 
 class Swap(NamedTuple):
@@ -589,6 +598,55 @@ class Filesystem(pyfuse3.Operations):
         self, parent_inode: int, name: bytes, mode: int, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.EntryAttributes:
         self._check_writer(ctx)
+        return self._entry(self._make_version(parent_inode, name, mode))
+
+    async def setattr(
+        self,
+        inode: int,
+        attr: pyfuse3.EntryAttributes,
+        fields: pyfuse3.SetattrFields,
+        fh: int | None,
+        ctx: pyfuse3.RequestContext,
+    ) -> pyfuse3.EntryAttributes:
+        self._check_writer(ctx)
+        other = fields.update_size or fields.update_uid or fields.update_gid or fields.update_atime
+        if not fields.update_mode or other or fields.update_mtime:
+            raise _error(errno.EROFS)  # the writer only chmods a new version's directory
+        return self._attributes(self._change_mode(inode, attr.st_mode))
+
+    async def symlink(
+        self, parent_inode: int, name: bytes, target: bytes, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
+        self._check_writer(ctx)
+        return self._entry(self._make_link(parent_inode, name, target))
+
+    async def rename(  # noqa: PLR0917 - pyfuse3 calls it positionally
+        self,
+        parent_inode_old: int,
+        name_old: bytes,
+        parent_inode_new: int,
+        name_new: bytes,
+        flags: int,
+        ctx: pyfuse3.RequestContext,
+    ) -> None:
+        self._check_writer(ctx)
+        if parent_inode_new != parent_inode_old:
+            raise _error(errno.EROFS)
+        if flags & pyfuse3.RENAME_EXCHANGE:
+            raise _error(errno.EINVAL)
+        self._move(parent_inode_old, name_old, name_new, replace=not flags & pyfuse3.RENAME_NOREPLACE)
+
+    async def unlink(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
+        self._check_writer(ctx)
+        self._remove(parent_inode, name, directory=False)
+
+    async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
+        self._check_writer(ctx)
+        self._remove(parent_inode, name, directory=True)
+
+    # -- what those calls do, whoever makes them ----------------------------------------------------
+
+    def _make_version(self, parent_inode: int, name: bytes, mode: int) -> Node:
         volume = self._volumes.get(parent_inode)
         if volume is None:
             raise _error(errno.EROFS)
@@ -601,28 +659,16 @@ class Filesystem(pyfuse3.Operations):
         node.mode = stat.S_IFDIR | stat.S_IMODE(mode)
         volume.entries[name] = inode
         volume.mtime_ns = time.time_ns()
-        return self._entry(node)
+        return node
 
-    async def setattr(
-        self,
-        inode: int,
-        attr: pyfuse3.EntryAttributes,
-        fields: pyfuse3.SetattrFields,
-        fh: int | None,
-        ctx: pyfuse3.RequestContext,
-    ) -> pyfuse3.EntryAttributes:
-        self._check_writer(ctx)
+    def _change_mode(self, inode: int, mode: int) -> Node:
         node = self._nodes.get(inode)
-        other = fields.update_size or fields.update_uid or fields.update_gid or fields.update_atime
-        if node is None or not fields.update_mode or other or fields.update_mtime:
-            raise _error(errno.EROFS)  # the writer only chmods a new version's directory
-        node.mode = stat.S_IFMT(node.mode) | stat.S_IMODE(attr.st_mode)
-        return self._attributes(node)
+        if node is None:
+            raise _error(errno.EROFS)
+        node.mode = stat.S_IFMT(node.mode) | stat.S_IMODE(mode)
+        return node
 
-    async def symlink(
-        self, parent_inode: int, name: bytes, target: bytes, ctx: pyfuse3.RequestContext
-    ) -> pyfuse3.EntryAttributes:
-        self._check_writer(ctx)
+    def _make_link(self, parent_inode: int, name: bytes, target: bytes) -> Node:
         volume = self._volumes.get(parent_inode)
         if volume is None:
             raise _error(errno.EROFS)
@@ -631,28 +677,18 @@ class Filesystem(pyfuse3.Operations):
         node = self._new_link(target, volume.uid, volume.gid)  # a new inode every time: never retargeted
         volume.entries[name] = node.inode
         volume.mtime_ns = time.time_ns()
-        return self._entry(node)
+        return node
 
-    async def rename(  # noqa: PLR0917 - pyfuse3 calls it positionally
-        self,
-        parent_inode_old: int,
-        name_old: bytes,
-        parent_inode_new: int,
-        name_new: bytes,
-        flags: int,
-        ctx: pyfuse3.RequestContext,
-    ) -> None:
-        self._check_writer(ctx)
-        volume = self._volumes.get(parent_inode_old)
-        if volume is None or parent_inode_new != parent_inode_old:
+    def _move(self, parent_inode: int, name_old: bytes, name_new: bytes, *, replace: bool) -> int | None:
+        """Rename within a volume's directory; returns the inode replaced, if any."""
+        volume = self._volumes.get(parent_inode)
+        if volume is None:
             raise _error(errno.EROFS)
-        if flags & pyfuse3.RENAME_EXCHANGE:
-            raise _error(errno.EINVAL)
         inode = volume.entries.get(name_old)
         if inode is None:
             raise _error(errno.ENOENT)
         victim = volume.entries.get(name_new)
-        if victim is not None and flags & pyfuse3.RENAME_NOREPLACE:
+        if victim is not None and not replace:
             raise _error(errno.EEXIST)
         if victim is not None and self._node(victim).is_dir:
             raise _error(errno.EISDIR)
@@ -663,36 +699,71 @@ class Filesystem(pyfuse3.Operations):
         volume.mtime_ns = time.time_ns()
         if victim is not None:
             self._unlink(victim)
+        return victim
 
-    async def unlink(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
-        self._check_writer(ctx)
-        volume, children = self._writable(parent_inode)
-        inode = children.get(name)
-        if inode is None:
-            raise _error(errno.ENOENT)
-        if self._node(inode).is_dir:
-            raise _error(errno.EISDIR)
-        del children[name]
-        if volume is not None:
-            volume.mtime_ns = time.time_ns()
-        self._unlink(inode)
-
-    async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
-        self._check_writer(ctx)
+    def _remove(self, parent_inode: int, name: bytes, *, directory: bool) -> int:
+        """Unlink a name (``rmdir`` when ``directory``); returns the inode it named."""
         volume, children = self._writable(parent_inode)
         inode = children.get(name)
         if inode is None:
             raise _error(errno.ENOENT)
         node = self._node(inode)
-        if node.children is None:
+        if directory and node.children is None:
             raise _error(errno.ENOTDIR)
-        if node.children:
+        if not directory and node.is_dir:
+            raise _error(errno.EISDIR)
+        if directory and node.children:
             raise _error(errno.ENOTEMPTY)  # the kernel leaves this check to the filesystem
         del children[name]
         if volume is not None:
             volume.mtime_ns = time.time_ns()
-            volume.versions.pop(name, None)
+            if directory:
+                volume.versions.pop(name, None)
         self._unlink(inode)
+        return inode
+
+    # -- a swap made here, told to the kernel by notices (a mount with no path to make the calls on)
+
+    def volume_inode(self, path: str) -> int | None:
+        """The inode of the volume served at ``path`` (relative to the root), if one is."""
+        for inode, volume in self._volumes.items():
+            if volume.path == path:
+                return inode
+        return None
+
+    def apply(self, volume_inode: int, steps: Iterable[Step]) -> list[Notice]:
+        """Make ``steps`` here, as the writer's calls would; returns what the kernel must be told.
+
+        For a mount this process has no path to (one on a descriptor it was handed): the content
+        changes as with the calls, but no watcher of the volume's directory hears of it, only a
+        watcher of a removed file or link (``DELETE_SELF``, from the notice).
+        """
+        notices: list[Notice] = []
+        for step in steps:
+            parent, name = self._step_parent(volume_inode, step.path)
+            if step.call == "mkdir":
+                self._make_version(parent, name, step.mode)
+            elif step.call == "chmod":
+                self._change_mode(self._children(self._node(parent))[name], step.mode)
+            elif step.call == "symlink":
+                self._make_link(parent, name, step.target.encode())
+            elif step.call == "rename":
+                victim = self._move(parent, name, step.target.encode(), replace=True)
+                notices.append(Notice(parent, name, 0))
+                notices.append(Notice(parent, step.target.encode(), victim or 0))
+            else:
+                notices.append(Notice(parent, name, self._remove(parent, name, directory=step.call == "rmdir")))
+        return notices
+
+    def _step_parent(self, volume_inode: int, path: str) -> tuple[int, bytes]:
+        *directories, name = path.split("/")
+        parent = volume_inode
+        for directory in directories:
+            found = self._children(self._node(parent)).get(directory.encode())
+            if found is None:
+                raise _error(errno.ENOENT)
+            parent = found
+        return parent, name.encode()
 
     # -- everything else that writes ----------------------------------------------------------------
 

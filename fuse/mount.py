@@ -12,6 +12,8 @@ import contextlib
 import ctypes
 import errno
 import os
+import re
+import select
 import shutil
 import stat
 import struct
@@ -23,7 +25,7 @@ from functools import partial
 import pyfuse3
 import trio
 
-from fuse.filesystem import Filesystem
+from fuse.filesystem import Filesystem, Notice
 from fuse.swap import Step, run_steps
 from fuse.tree import Invalidations, Layout
 
@@ -57,12 +59,47 @@ def fuse_unavailable() -> str | None:
     return None
 
 
+_DESCRIPTOR = re.compile(r"/dev/fd/([0-9]+)")
+FUSE_DEVICE_NUMBER = os.makedev(10, 229)
+
+
+def descriptor_of(mountpoint: str) -> int | None:
+    """The descriptor named by a ``/dev/fd/N`` mountpoint (libfuse's own form), else None."""
+    match = _DESCRIPTOR.fullmatch(mountpoint)
+    return int(match.group(1)) if match else None
+
+
+def check_descriptor(mountpoint: str) -> None:
+    """A ``/dev/fd/N`` mountpoint must be an open ``/dev/fuse`` descriptor (mounted by whoever
+    opened it, with ``fd=N``): said in one line before libfuse tries."""
+    descriptor = descriptor_of(mountpoint)
+    if descriptor is None:
+        return
+    try:
+        status = os.fstat(descriptor)
+    except OSError:
+        raise MountError(
+            f"{mountpoint}: no such open descriptor (the component that opens /dev/fuse and mounts it "
+            "with fd=N must pass it to this process)"
+        ) from None
+    if not stat.S_ISCHR(status.st_mode) or status.st_rdev != FUSE_DEVICE_NUMBER:
+        raise MountError(f"{mountpoint}: not a /dev/fuse descriptor")
+    # The kernel answers POLLERR on a /dev/fuse descriptor no mount is attached to yet.
+    poller = select.poll()
+    poller.register(descriptor, select.POLLIN)
+    if any(events & select.POLLERR for _, events in poller.poll(0)):
+        raise MountError(
+            f"{mountpoint}: this /dev/fuse descriptor is not mounted (whoever opened it must mount it "
+            "first, with fd=N, before handing it over)"
+        )
+
+
 def _init_session(fs: Filesystem, mountpoint: str, options: set[str]) -> None:
     """pyfuse3.init, with what libfuse (and fusermount3) print on failure turned into one MountError.
 
     Their messages go to file descriptor 2 from C; while mounting, that descriptor is a pipe.
     """
-    reason = fuse_unavailable()
+    reason = fuse_unavailable() if descriptor_of(mountpoint) is None else None
     if reason is not None:
         raise MountError(f"{mountpoint}: cannot mount: {reason}")
     read_end, write_end = os.pipe()
@@ -151,7 +188,8 @@ class Session:
     ``writable`` is a directory descriptor on the writable mount; as root that mount is reachable
     by nothing else (the mountpoint shows a read-only copy of it), so nobody but the writer can
     even try to write. Without root the mountpoint is the writable mount itself, and the
-    filesystem refuses every write but its writer's.
+    filesystem refuses every write but its writer's. On a descriptor (``/dev/fd/N``) the mount is
+    somebody else's and ``writable`` is -1: volumes change by notices (``Filesystem.apply``).
     """
 
     def __init__(self, fs: Filesystem, mountpoint: str, writable: int, *, read_only_view: bool) -> None:
@@ -187,7 +225,8 @@ async def serve(
     read-only too), and the private mount is detached: only the writer's descriptor still reaches
     it.
     """
-    private = tempfile.mkdtemp(prefix="injector-") if can_mount_read_only_view() else None
+    on_descriptor = descriptor_of(mountpoint) is not None
+    private = tempfile.mkdtemp(prefix="injector-") if can_mount_read_only_view() and not on_descriptor else None
     try:
         _init_session(fs, private or mountpoint, set(options))
     except BaseException:
@@ -202,7 +241,8 @@ async def serve(
             # 70-140 us with pyfuse3's default of up to 99 tasks, 52-58 us with one).
             nursery.start_soon(partial(pyfuse3.main, min_tasks=1, max_tasks=1))
             # Every call on the mount needs this thread to answer it: make them from a worker thread.
-            writable = await trio.to_thread.run_sync(_publish, private, mountpoint)
+            if not on_descriptor:
+                writable = await trio.to_thread.run_sync(_publish, private, mountpoint)
             session = Session(fs, mountpoint, writable, read_only_view=private is not None)
             nursery.start_soon(_retire_when_due, session)
             task_status.started(session)
@@ -210,7 +250,8 @@ async def serve(
         if writable >= 0:
             os.close(writable)
         if private is None:
-            pyfuse3.close(unmount=True)
+            # On a descriptor the mount is its maker's to remove; closing ours ends the connection.
+            pyfuse3.close(unmount=not on_descriptor)
         else:
             published = writable >= 0
             for path in (mountpoint,) if published else (private,):
@@ -338,7 +379,11 @@ async def update(session: Session, layout: Layout) -> None:
         failures = []
         for swap in prepared.swaps:
             try:
-                await trio.to_thread.run_sync(_write, fs, session.writable, swap.volume, swap.plan.publish)
+                if session.writable < 0:
+                    notices = _apply(fs, swap.inode, swap.plan.publish)
+                    await trio.to_thread.run_sync(_notify, notices)
+                else:
+                    await trio.to_thread.run_sync(_write, fs, session.writable, swap.volume, swap.plan.publish)
             except OSError as exc:
                 fs.finish(swap, done=False)
                 failures.append(f"{swap.volume or '.'}: {exc.strerror}")
@@ -373,7 +418,33 @@ async def _retire(session: Session, volume: str) -> None:
     if due is None:
         return
     with contextlib.suppress(OSError):  # what is left is removed with the next swap's
-        await trio.to_thread.run_sync(_write, session.fs, session.writable, volume, due[1])
+        if session.writable >= 0:
+            await trio.to_thread.run_sync(_write, session.fs, session.writable, volume, due[1])
+            return
+        inode = session.fs.volume_inode(volume)
+        if inode is not None:
+            await trio.to_thread.run_sync(_notify, _apply(session.fs, inode, due[1]))
+
+
+def _apply(fs: Filesystem, volume: int, steps: Iterable[Step]) -> list[Notice]:
+    """The steps made by the filesystem itself, for a mount it has no path to."""
+    try:
+        return fs.apply(volume, steps)
+    except pyfuse3.FUSEError as exc:
+        raise OSError(exc.errno, os.strerror(exc.errno)) from None
+
+
+def _notify(notices: Iterable[Notice]) -> None:
+    """Tell the kernel what changed without its knowing: each name to forget, and the inode it
+    named if that is gone (its watchers get ``DELETE_SELF``, as on a kubelet volume)."""
+    for notice in notices:
+        try:
+            pyfuse3.invalidate_entry(notice.parent, notice.name, notice.deleted)
+        except OSError:
+            # Not in the kernel's cache (never looked up), or a directory still holding entries
+            # there: forget the name at least.
+            with contextlib.suppress(OSError):
+                pyfuse3.invalidate_entry(notice.parent, notice.name)
 
 
 def _write(fs: Filesystem, writable: int, volume: str, steps: Iterable[Step]) -> None:

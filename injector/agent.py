@@ -17,7 +17,7 @@ import trio
 
 from injector.inputs import read_own_pod, read_pod, without_errors
 from injector.metrics import AgentStatus, routes
-from injector.serve import Mounted, check_can_mount, open_sources, serve, wait_for_stop
+from injector.serve import Mounted, claim_mount, open_sources, serve, wait_for_stop
 from injector.settings import AgentSettings, InputSettings, MountSettings
 from injector.shell.http import serve_http
 from injector.shell.process import harden_process
@@ -27,7 +27,7 @@ from injector.shell.report import Reporter
 async def run_agent(agent: AgentSettings, inputs: InputSettings, mount: MountSettings, reporter: Reporter) -> int:
     """Serve until SIGTERM/SIGINT; returns 0 after unmounting and closing every watch."""
     assert inputs.kube is not None  # the agent always follows the API
-    check_can_mount(mount)
+    mount = await claim_mount(mount, reporter)
     if inputs.own_pod is not None:
         pod_input = await read_own_pod(inputs)
     else:

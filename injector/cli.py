@@ -177,6 +177,12 @@ def _kube_options(parser: argparse.ArgumentParser, *, kube: str, kubeconfig: str
     parser.add_argument("--context", action="append", metavar="NAME", help=context)
 
 
+_DESCRIPTOR_MOUNT = (
+    "/dev/fd/N, a /dev/fuse descriptor already mounted (fd=N) by a privileged component, served with no "
+    "privilege; or fd-socket:PATH, that descriptor received from a FUSE CSI driver on the unix socket PATH"
+)
+
+
 def _mount_options(parser: argparse.ArgumentParser, *, for_run: bool, watch: bool = True) -> None:
     if for_run:
         parser.add_argument("--mount", metavar="DIR", help="also serve the files as a FUSE mount at DIR while CMD runs")
@@ -215,7 +221,8 @@ def _mount_options(parser: argparse.ArgumentParser, *, for_run: bool, watch: boo
         type=float,
         default=60.0,
         metavar="SECONDS",
-        help="with --kube --watch: how long to retry an unreachable API server at start",
+        help="with --kube --watch: how long to retry an unreachable API server at start; with fd-socket: how long "
+        "to wait for the descriptor",
     )
     parser.add_argument(
         "--failover-after",
@@ -328,14 +335,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(mount)
     _mount_options(mount, for_run=False)
-    mount.add_argument("mountpoint", metavar="MOUNTPOINT", help="an empty directory")
+    mount.add_argument("mountpoint", metavar="MOUNTPOINT", help=f"an empty directory; or {_DESCRIPTOR_MOUNT}")
 
     agent = commands.add_parser(
         "agent", help="sidecar: mount the container's secrets and follow them in the API", epilog=_epilog("agent")
     )
     _pod_source(agent, "pod spec file (e.g. from a mounted ConfigMap)")
     _common(agent, pod_option=False)
-    agent.add_argument("--mount", required=True, metavar="DIR", help="where to mount")
+    agent.add_argument(
+        "--mount", required=True, metavar="DIR", help=f"where to mount: a directory; or {_DESCRIPTOR_MOUNT}"
+    )
     agent.add_argument("--listen", metavar="[HOST]:PORT", help="serve /healthz, /readyz and /metrics")
     _mount_options(agent, for_run=False, watch=False)  # the agent always follows its sources
 

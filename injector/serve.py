@@ -25,10 +25,13 @@ from typing import NamedTuple, Protocol, TypeVar
 import trio
 
 from fuse.filesystem import Filesystem
+from fuse.handover import HandoverError, receive_descriptor, socket_of
 from fuse.mount import (
     MountError,
     Session,
     SwapError,
+    check_descriptor,
+    descriptor_of,
     fast_paths_missing,
     fuse_unavailable,
     mount_options,
@@ -160,8 +163,29 @@ async def open_sources(
 # -- the mount -------------------------------------------------------------------------------------
 
 
+async def claim_mount(settings: MountSettings, reporter: Reporter) -> MountSettings:
+    """The mount settings with a descriptor received where the mountpoint says so
+    (``fd-socket:PATH``: from a FUSE CSI driver), checked as ``check_can_mount`` does."""
+    path = socket_of(settings.mountpoint)
+    if path is not None:
+        try:
+            descriptor, volume = await trio.to_thread.run_sync(receive_descriptor, path, settings.wait_timeout)
+        except HandoverError as exc:
+            raise UsageError(f"--mount {settings.mountpoint}: {exc}") from None
+        reporter.event("received", descriptor=descriptor, volume=volume or "", socket=path)
+        settings = settings._replace(mountpoint=f"/dev/fd/{descriptor}")
+    check_can_mount(settings)
+    return settings
+
+
 def check_can_mount(settings: MountSettings) -> None:
     """Fail at once, before reading or fetching anything, where this process cannot mount FUSE."""
+    if descriptor_of(settings.mountpoint) is not None:
+        try:
+            check_descriptor(settings.mountpoint)
+        except MountError as exc:
+            raise UsageError(str(exc)) from None
+        return
     reason = fuse_unavailable()
     if reason is not None:
         raise UsageError(f"{settings.mountpoint}: cannot mount: {reason}")
@@ -215,7 +239,11 @@ async def serve_mount(
     """Mount ``layout`` at the settings' mountpoint and serve it until cancelled; ``started(mounted)``
     once it is visible. Unmounted (and the audit log closed) on the way out."""
     try:
-        recovered = prepare_mountpoint(settings.mountpoint)
+        if descriptor_of(settings.mountpoint) is None:
+            recovered = prepare_mountpoint(settings.mountpoint)
+        else:  # mounted already, by whoever opened /dev/fuse
+            check_descriptor(settings.mountpoint)
+            recovered = None
     except MountError as exc:
         raise UsageError(str(exc)) from None
     if recovered:
@@ -415,12 +443,13 @@ async def wait_for_stop(signals: AsyncIterator[int]) -> None:
 
 async def run_mount(settings: MountSettings, inputs: InputSettings, reporter: Reporter) -> int:
     """``injector mount``: serve until SIGTERM/SIGINT, then unmount and return 0."""
-    check_can_mount(settings)
+    settings = await claim_mount(settings, reporter)
     harden_process(reporter, with_child=False)
     pod_input = read_pod(inputs)
 
     async def until_stopped(signals: AsyncIterator[int], mounted: Mounted | None) -> int:
-        reporter.say(f"serving {settings.mountpoint} (SIGTERM or Ctrl-C to unmount)")
+        stop = "stop" if descriptor_of(settings.mountpoint) is not None else "unmount"
+        reporter.say(f"serving {settings.mountpoint} (SIGTERM or Ctrl-C to {stop})")
         await wait_for_stop(signals)
         return 0
 

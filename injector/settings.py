@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import signal
 from collections.abc import Mapping
 from typing import NamedTuple
@@ -206,6 +207,17 @@ def _version(text: str) -> KubernetesVersion:
         return parse_version(text)
     except ValueError as exc:
         raise UsageError((Setting("kubelet_version"), f": {text!r} is not a version injector knows ({exc})")) from None
+
+
+FD_SOCKET = "fd-socket:"
+"""``--mount fd-socket:PATH``: the /dev/fuse descriptor comes over the unix socket at PATH."""
+
+
+def _mountpoint(given: str) -> str:
+    """A directory or socket made absolute; ``/dev/fd/N`` (libfuse's descriptor form) as it is."""
+    if given.startswith(FD_SOCKET):
+        return FD_SOCKET + os.path.abspath(given[len(FD_SOCKET) :])
+    return given if re.fullmatch(r"/dev/fd/[0-9]+", given) else os.path.abspath(given)
 
 
 def _seconds(value: float, name: str, *, zero: bool = True) -> float:
@@ -419,8 +431,20 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
     mountpoint = {"mount": "mountpoint", "run": "mount", "agent": "mount"}.get(command)
     mount = None
     if mountpoint is not None and getattr(args, mountpoint, None):
+        given = getattr(args, mountpoint)
+        on_descriptor = bool(re.fullmatch(r"/dev/fd/[0-9]+", given)) or given.startswith(FD_SOCKET)
+        if command == "run" and on_descriptor:
+            raise UsageError(
+                f"--mount {args.mount}: run needs a directory, where CMD reads the files "
+                "(a descriptor mount is for `injector mount` and `injector agent`)"
+            )
+        if args.allow_other and on_descriptor:
+            raise UsageError(
+                f"--allow-other: {given} is mounted already, with its maker's options "
+                "(allow_other belongs in that mount's options)"
+            )
         mount = MountSettings(
-            mountpoint=os.path.abspath(getattr(args, mountpoint)),
+            mountpoint=_mountpoint(given),
             volume=args.volume,
             mount_path=args.mount_path,
             env_format=args.env_format,

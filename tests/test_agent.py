@@ -23,8 +23,9 @@ pytestmark = [pytest.mark.fuse, requires_fuse()]
 AGENT_USER = "system:serviceaccount:shop:injector"
 
 
-@pytest.fixture
-def api() -> Iterator[ApiServer]:
+def agent_api() -> ApiServer:
+    """A stand-in API server holding pod ``shop/web-0`` (a secret volume ``creds`` of Secret ``db``)
+    and that Secret, with an agent account allowed exactly what the agent needs."""
     accounts = {
         "admin-token": Account("admin", ADMIN),
         "agent-token": Account(
@@ -43,6 +44,12 @@ def api() -> Iterator[ApiServer]:
     )
     server.put(body)
     server.put({"kind": "Secret", "metadata": {"name": "db", "namespace": "shop"}, "stringData": {"password": "v1"}})
+    return server
+
+
+@pytest.fixture
+def api() -> Iterator[ApiServer]:
+    server = agent_api()
     yield server
     server.stop()
 
