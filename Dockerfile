@@ -38,7 +38,7 @@ COPY --from=build /opt/injector /opt/injector
 ENV PATH=/opt/injector/bin:$PATH
 # Non-root by default. The agent's FUSE mount then goes through fusermount3 (setuid root), which needs
 # /dev/fuse, CAP_SYS_ADMIN in the container and privilege escalation allowed; `injector inject` runs the
-# sidecar as root instead.
+# sidecar as root instead (or, with --fuse csi, unprivileged on a descriptor a FUSE CSI driver mounted).
 # Non-root, the agent warns that memory cannot be locked unless RLIMIT_MEMLOCK is raised.
 # No HEALTHCHECK: Kubernetes probes use the agent's /readyz and /healthz.
 USER 65532:65532

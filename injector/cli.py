@@ -542,8 +542,8 @@ def _inject_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fuse",
         choices=FUSE_MODES,
-        help="who mounts FUSE: the agent itself (privileged; a FUSE CSI driver handing it a descriptor is not "
-        "supported yet); default: each pod's injector.io/fuse annotation, else privileged",
+        help="who mounts FUSE: the agent itself (privileged) or a FUSE CSI driver handing it a descriptor "
+        "(csi: no privilege); default: each pod's injector.io/fuse annotation, else privileged",
     )
 
 

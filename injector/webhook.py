@@ -53,7 +53,7 @@ async def run_webhook(settings: WebhookSettings, reporter: Reporter) -> int:
     """Serve until SIGTERM/SIGINT, then return 0."""
     certificates = CertificateFiles(settings.tls_cert, settings.tls_key, reporter)
     certificates.load()
-    fuse: FuseMode | None = "privileged" if settings.fuse else None
+    fuse: FuseMode | None = "csi" if settings.fuse == "csi" else "privileged" if settings.fuse else None
     options = InjectOptions(settings.image, fuse=fuse)
     routes = {"/healthz": lambda: Response("200 OK", b"ok\n")}
     post = {"/mutate": lambda body: mutate(body, options, reporter)}

@@ -9,23 +9,26 @@ inherited or over a unix socket (meta-fuse-csi-plugin's fd passing). injector th
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
-import shutil
 import signal
-import socket
-import stat
 import subprocess
 import sys
-import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import write_manifests
+from tests.support.descriptor import (
+    REPO,
+    CsiDriver,
+    mounted_descriptor,
+    package_reachable,
+    shared_directory,
+    unmount,
+    unprivileged,
+)
 from tests.support.kube_apiserver import ApiServer, free_port
 from tests.support.manifests import container, pod, secret
 from tests.support.mounting import requires_fuse, wait_for
@@ -35,60 +38,19 @@ from tests.test_kube_source import kubeconfig
 pytestmark = [pytest.mark.fuse, requires_fuse()]
 
 UID = 1000
-REPO = Path(__file__).resolve().parents[1]
-_libc = ctypes.CDLL(None, use_errno=True)
-MS_NOSUID, MS_NODEV, MNT_DETACH = 2, 4, 2
-UNPRIVILEGED = [
-    "setpriv",
-    f"--reuid={UID}",
-    f"--regid={UID}",
-    "--clear-groups",
-    "--inh-caps=-all",
-    "--bounding-set=-all",
-    "--no-new-privs",
-    "--",
-]
+UNPRIVILEGED = unprivileged(UID)
 
 
 @pytest.fixture
 def shared_dir() -> Iterator[Path]:
-    """A directory uid 1000 can read (pytest's tmp_path is root's alone)."""
-    path = Path(tempfile.mkdtemp(prefix="injector-fd-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with shared_directory() as path:
+        yield path
 
 
 @pytest.fixture(autouse=True)
 def reachable_by_uid() -> Iterator[None]:
-    """The package and its venv, reachable by uid 1000 for the test (a clone under /root is not)."""
-    changed = []
-    for start in {REPO, Path(sys.prefix).resolve(), Path(sys.executable).resolve().parent}:
-        for directory in [start, *start.parents]:
-            mode = directory.stat().st_mode
-            if not mode & stat.S_IXOTH:
-                directory.chmod(mode | stat.S_IXOTH)
-                changed.append((directory, mode))
-    try:
+    with package_reachable():
         yield
-    finally:
-        for directory, mode in changed:
-            directory.chmod(stat.S_IMODE(mode))
-
-
-def mounted_descriptor(target: Path) -> int:
-    """Open /dev/fuse and mount it at ``target`` for uid 1000, as a privileged component does."""
-    descriptor = os.open("/dev/fuse", os.O_RDWR)
-    options = f"fd={descriptor},rootmode=40000,user_id={UID},group_id={UID},allow_other,default_permissions"
-    if _libc.mount(b"injector", os.fsencode(target), b"fuse.injector", MS_NOSUID | MS_NODEV, options.encode()):
-        error = ctypes.get_errno()
-        os.close(descriptor)
-        raise OSError(error, os.strerror(error))
-    return descriptor
-
-
-def unmount(target: Path) -> None:
-    _libc.umount2(os.fsencode(target), MNT_DETACH)
 
 
 def injector(*args: str, pass_fds: tuple[int, ...] = (), env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -117,7 +79,7 @@ def test_uid_1000_without_capabilities_serves_a_descriptor_follows_changes_and_s
     manifests.chmod(0o666)
     target = shared_dir / "volume"
     target.mkdir()
-    descriptor = mounted_descriptor(target)
+    descriptor = mounted_descriptor(target, UID)
     try:
         process = injector(
             "mount", "--pod", str(manifests), "--secrets", str(manifests), "--volume", "creds", "--watch",
@@ -173,33 +135,6 @@ def api() -> Iterator[ApiServer]:
     server.stop()
 
 
-class CsiDriver:
-    """meta-fuse-csi-plugin's node side, for one volume: listen on the socket in the pod's emptyDir;
-    on connection, open /dev/fuse, mount it at the volume, send the descriptor with the volume's name."""
-
-    def __init__(self, socket_path: Path, target: Path) -> None:
-        self.target = target
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(str(socket_path))
-        os.chown(socket_path, UID, UID)
-        self.listener.listen(1)
-        self.thread = threading.Thread(target=self._hand_over)
-        self.thread.start()
-
-    def _hand_over(self) -> None:
-        connection, _ = self.listener.accept()
-        with connection:
-            descriptor = mounted_descriptor(self.target)
-            try:
-                socket.send_fds(connection, [json.dumps({"volumeName": "creds"}).encode()], [descriptor])
-            finally:
-                os.close(descriptor)
-
-    def close(self) -> None:
-        self.listener.close()
-        self.thread.join(timeout=10)
-
-
 def test_agent_takes_the_descriptor_from_a_csi_drivers_socket(shared_dir: Path, api: ApiServer) -> None:
     config = kubeconfig(shared_dir / "kubeconfig", api, "agent-token")
     config.chmod(0o644)
@@ -208,7 +143,7 @@ def test_agent_takes_the_descriptor_from_a_csi_drivers_socket(shared_dir: Path, 
     handover.chmod(0o777)
     target = shared_dir / "volume"
     target.mkdir()
-    driver = CsiDriver(handover / "creds.sock", target)
+    driver = CsiDriver(handover / "creds.sock", target, UID)
     port = free_port()
     try:
         agent = injector(
@@ -236,7 +171,6 @@ def test_agent_takes_the_descriptor_from_a_csi_drivers_socket(shared_dir: Path, 
         assert {"starting", "serving", "stopped"} <= {event["event"] for event in events}
     finally:
         driver.close()
-        unmount(target)
 
 
 @pytest.mark.parametrize(

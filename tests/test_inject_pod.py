@@ -11,6 +11,7 @@ one, and the API is reached through a kubeconfig holding the service account's t
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -26,6 +27,7 @@ from injector.core.emit import dump_yaml
 from injector.core.inject import AGENT, FILES_VOLUME
 from injector.core.manifest import parse_stream
 from tests.conftest import injector
+from tests.support.descriptor import REPO, CsiDriver, package_reachable, shared_directory, unprivileged
 from tests.support.kube_apiserver import ADMIN, Account, ApiServer, free_port, rule
 from tests.support.manifests import config_map, secret
 from tests.support.mounting import requires_fuse, wait_for
@@ -165,12 +167,23 @@ def kubelet_env(container: dict[str, Any], pod: dict[str, Any]) -> dict[str, str
     return env
 
 
-def test_an_injected_pod_shows_each_container_what_the_original_showed_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fuse", ["privileged", "csi"])
+def test_an_injected_pod_shows_each_container_what_the_original_showed_it(tmp_path: Path, fuse: str) -> None:
+    """``--fuse csi``: the test also plays meta-fuse-csi-plugin (mounts the files volume on a descriptor and
+    sends it over the socket in the pod's emptyDir), and the agent runs as its runAsUser with no capability."""
+    with contextlib.ExitStack() as stack:
+        if fuse == "csi":
+            tmp_path = stack.enter_context(shared_directory())  # readable by the agent's uid
+            stack.enter_context(package_reachable())
+        check_injected_pod(tmp_path, fuse)
+
+
+def check_injected_pod(tmp_path: Path, fuse: str) -> None:
     original_file = tmp_path / "original.yaml"
     original_file.write_text(dump_yaml(ORIGINAL))
     secrets_file = tmp_path / "objects.yaml"
     secrets_file.write_text("".join("---\n" + dump_yaml(obj) for obj in OBJECTS))
-    injected = injector("inject", "-f", str(original_file), "--rbac", "--env", "worker")
+    injected = injector("inject", "-f", str(original_file), "--rbac", "--env", "worker", "--fuse", fuse)
     assert 0 == injected.returncode, injected.stderr.decode()
     account, role, binding, pod = [doc.body for doc in parse_stream(injected.stdout, "out.yaml")[0]]
     assert isinstance(pod, dict) and isinstance(role, dict) and isinstance(account, dict) and isinstance(binding, dict)
@@ -207,12 +220,60 @@ def check_pod_as_the_kubelet_runs_it(
     volumes = {m["mountPath"]: tmp_path / "volumes" / m["name"] for m in agent["volumeMounts"]}
     for directory in volumes.values():
         directory.mkdir(parents=True)
-    args = [str(volumes.get(arg, arg)) for arg in agent["args"]]
+    files = tmp_path / "volumes" / FILES_VOLUME
+    files.mkdir(exist_ok=True)
+    (csi,) = [v.get("csi") for v in pod["spec"]["volumes"] if v["name"] == FILES_VOLUME]
+    prefix: list[str] = []
+    with contextlib.ExitStack() as stack:
+        if csi is not None:
+            # The CSI driver's part: a socket in the emptyDir the volume's attributes name, the mount on handover.
+            attributes = csi["volumeAttributes"]
+            uid = agent["securityContext"]["runAsUser"]
+            socket_path = tmp_path / "volumes" / attributes["fdPassingEmptyDirName"] / attributes["fdPassingSocketName"]
+            stack.callback(CsiDriver(socket_path, files, uid, volume=FILES_VOLUME).close)
+            prefix = unprivileged(uid)
+            assert {"drop": ["ALL"]} == agent["securityContext"]["capabilities"]
+        run_agent(
+            agent,
+            pod,
+            volumes=volumes,
+            files=files,
+            prefix=prefix,
+            original_file=original_file,
+            secrets_file=secrets_file,
+            config=config,
+        )
+
+
+def on_host(arg: str, volumes: dict[str, Path]) -> str:
+    """An agent argument with its container paths (a mountPath, or a socket under one) mapped onto the host."""
+    if arg in volumes:
+        return str(volumes[arg])
+    scheme, _, path = arg.rpartition(":")
+    for mount_path, directory in volumes.items():
+        if scheme == "fd-socket" and path.startswith(mount_path + "/"):
+            return f"fd-socket:{directory}{path[len(mount_path) :]}"
+    return arg
+
+
+def run_agent(
+    agent: dict[str, Any],
+    pod: dict[str, Any],
+    *,
+    volumes: dict[str, Path],
+    files: Path,
+    prefix: list[str],
+    original_file: Path,
+    secrets_file: Path,
+    config: Path,
+) -> None:
+    args = [on_host(arg, volumes) for arg in agent["args"]]
     port = free_port()
     args[args.index("--listen") + 1] = f"127.0.0.1:{port}"
     probe = agent["startupProbe"]["httpGet"]["path"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "injector", *args],
+        [*prefix, sys.executable, "-m", "injector", *args],
+        cwd=REPO,
         env={**os.environ, **kubelet_env(agent, pod), "KUBECONFIG": str(config)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -220,7 +281,6 @@ def check_pod_as_the_kubelet_runs_it(
     try:
         wait_for(lambda: http_status(f"http://127.0.0.1:{port}{probe}") == 200 or process.poll() is not None, 60)
         assert process.poll() is None, process.stderr.read().decode()  # type: ignore[union-attr]
-        files = volumes["/injector"]
         for container in [*pod["spec"]["initContainers"], *pod["spec"]["containers"]]:
             if container["name"] in ("injector", "injector-install"):
                 continue
@@ -241,7 +301,8 @@ def check_pod_as_the_kubelet_runs_it(
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)
     assert 0 == process.returncode, err.decode()
-    assert not os.path.ismount(volumes["/injector"])
+    if not prefix:  # the agent's own mount is gone with it; a CSI driver's is the driver's to remove
+        assert not os.path.ismount(files)
 
 
 def check_env_container(pod: dict[str, Any], original_file: Path, secrets_file: Path, config: Path) -> None:

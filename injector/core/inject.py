@@ -64,8 +64,9 @@ INSTALL = "injector-install"
 FILES_VOLUME = "injector-files"
 RUNTIME_VOLUME = "injector-runtime"
 API_ACCESS_VOLUME = "injector-api-access"
+FD_VOLUME = "injector-fd"
 RESERVED_CONTAINERS = (INSTALL, AGENT)
-RESERVED_VOLUMES = (FILES_VOLUME, RUNTIME_VOLUME, API_ACCESS_VOLUME)
+RESERVED_VOLUMES = (FILES_VOLUME, RUNTIME_VOLUME, API_ACCESS_VOLUME, FD_VOLUME)
 
 DEFAULT_IMAGE = f"injector:{__version__}"
 """The image ``docker build -t injector:VERSION .`` makes; ``--image`` names the one you pushed."""
@@ -77,6 +78,11 @@ RUNTIME_DIR = "/opt/injector"
 RUNTIME_COMMAND = RUNTIME_DIR + "/bin/injector"
 SERVED_DIR = "/injector-served"
 """Where the agent's container mounts each volume it serves, in ``as_served``'s view (never run)."""
+FD_DIR = "/injector-fd"
+FD_SOCKET = "injector.sock"
+CSI_DRIVER = "meta-fuse-csi-plugin.csi.storage.pfn.io"
+"""The FUSE CSI driver whose fd passing ``--fuse csi`` uses (pfnet-research/meta-fuse-csi-plugin)."""
+NOBODY = 65534
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 TOKEN_EXPIRATION = 3607
 """The kubelet's default for the service-account token it projects (BoundServiceAccountTokenVolume)."""
@@ -87,10 +93,10 @@ INSTALL_RESOURCES: Mapping[str, Any] = {"requests": {"cpu": "10m", "memory": "96
 RUNTIME_SIZE = "128Mi"
 """sizeLimit of the memory-backed emptyDir the runtime is copied into (the runtime is ~60 MB)."""
 
-FuseMode = Literal["privileged"]
-FUSE_MODES: tuple[FuseMode, ...] = ("privileged",)
-"""Who mounts FUSE. Only the agent itself for now: a descriptor handed over by a FUSE CSI driver needs the
-agent to mount on a descriptor, which it cannot yet."""
+FuseMode = Literal["privileged", "csi"]
+FUSE_MODES: tuple[FuseMode, ...] = ("privileged", "csi")
+"""Who mounts FUSE: the agent itself (privileged), or a FUSE CSI driver that hands the agent a mounted
+descriptor over a socket (``--mount fd-socket:PATH``; the agent then needs no privilege at all)."""
 RECORD_VERSION = 1
 
 
@@ -465,7 +471,12 @@ class _Injector:
             new_volumes.append({"name": RUNTIME_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": RUNTIME_SIZE}})
         if served:
             init.append(self.agent_container(port, mode, api_access))
-            new_volumes.append({"name": FILES_VOLUME, "emptyDir": {}})
+            if mode == "csi":
+                attributes = {"fdPassingEmptyDirName": FD_VOLUME, "fdPassingSocketName": FD_SOCKET}
+                csi = {"driver": CSI_DRIVER, "readOnly": True, "volumeAttributes": attributes}
+                new_volumes += [{"name": FILES_VOLUME, "csi": csi}, {"name": FD_VOLUME, "emptyDir": {}}]
+            else:
+                new_volumes.append({"name": FILES_VOLUME, "emptyDir": {}})
         if api_access:
             new_volumes.append(_api_access_volume())
         self.record.keep(self.record.spec, self.spec, "initContainers", value=False)
@@ -570,17 +581,31 @@ class _Injector:
 
     def agent_container(self, port: int, mode: FuseMode, api_access: bool) -> dict[str, Any]:
         view = ["agent", "--self", "--container", AGENT]
-        serve = ["--listen", f":{port}", "--allow-other", "--uid", "0", "--gid", "0"]
+        serve = ["--listen", f":{port}", "--uid", "0", "--gid", "0"]
         env = [
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         ]
-        args = [*view, "--mount", FILES_DIR, *serve]
-        # Mounting FUSE needs CAP_SYS_ADMIN and /dev/fuse; root mounts directly (no setuid helper).
-        security: dict[str, Any] = {"privileged": True, "runAsUser": 0, "runAsGroup": 0, "runAsNonRoot": False}
-        mounts: list[dict[str, Any]] = [
-            {"name": FILES_VOLUME, "mountPath": FILES_DIR, "mountPropagation": "Bidirectional"}
-        ]
+        if mode == "csi":
+            # The CSI driver opens /dev/fuse, mounts it on the pod's injector-files volume (with allow_other
+            # and default_permissions) and hands the descriptor over the socket it made in injector-fd: no
+            # privilege here, no propagation to set. It owns that socket as nobody (65534), so only nobody
+            # may connect. The files stay root's (--uid 0 --gid 0), as the kubelet writes them.
+            args = [*view, "--mount", f"fd-socket:{FD_DIR}/{FD_SOCKET}", *serve]
+            security: dict[str, Any] = {
+                "runAsUser": NOBODY,
+                "runAsGroup": NOBODY,
+                "runAsNonRoot": True,
+                "allowPrivilegeEscalation": False,
+                "capabilities": {"drop": ["ALL"]},
+                "readOnlyRootFilesystem": True,
+            }
+            mounts: list[dict[str, Any]] = [{"name": FD_VOLUME, "mountPath": FD_DIR}]
+        else:
+            args = [*view, "--mount", FILES_DIR, "--allow-other", *serve]
+            # Mounting FUSE needs CAP_SYS_ADMIN and /dev/fuse; root mounts directly (no setuid helper).
+            security = {"privileged": True, "runAsUser": 0, "runAsGroup": 0, "runAsNonRoot": False}
+            mounts = [{"name": FILES_VOLUME, "mountPath": FILES_DIR, "mountPropagation": "Bidirectional"}]
         if api_access:
             mounts.append({"name": API_ACCESS_VOLUME, "mountPath": SERVICE_ACCOUNT_DIR, "readOnly": True})
         return {

@@ -128,6 +128,40 @@ def test_every_workload_kind_gets_a_native_sidecar_and_validates_strictly(kind: 
     assert [] == strict_problems([result.body, *result.rbac])
 
 
+@pytest.mark.parametrize("kind", ["Pod", "Deployment", "CronJob"])
+def test_the_csi_mode_takes_the_mount_from_a_fuse_csi_driver_with_no_privilege(kind: str) -> None:
+    body = workload(kind, copy.deepcopy(MOUNTED))
+
+    result = injected(body, InjectOptions(IMAGE, rbac=True, fuse="csi"))
+
+    pod = pod_template(result.body)["spec"]
+    agent = pod["initContainers"][0]
+    assert ["agent", "--self", "--container", AGENT, "--mount", "fd-socket:/injector-fd/injector.sock"] == agent[
+        "args"
+    ][:6]
+    assert "--allow-other" not in agent["args"]  # the driver's mount has allow_other itself
+    assert ["--uid", "0", "--gid", "0"] == agent["args"][-4:]  # root's files, as the kubelet writes them
+    security = agent["securityContext"]
+    assert (65534, 65534, True, False) == (
+        security["runAsUser"],
+        security["runAsGroup"],
+        security["runAsNonRoot"],
+        security["allowPrivilegeEscalation"],
+    )
+    assert {"drop": ["ALL"]} == security["capabilities"] and "privileged" not in security
+    assert [{"name": "injector-fd", "mountPath": "/injector-fd"}] == agent["volumeMounts"]
+    (files,) = [volume for volume in pod["volumes"] if volume["name"] == FILES_VOLUME]
+    assert {
+        "driver": "meta-fuse-csi-plugin.csi.storage.pfn.io",
+        "readOnly": True,
+        "volumeAttributes": {"fdPassingEmptyDirName": "injector-fd", "fdPassingSocketName": "injector.sock"},
+    } == files["csi"]
+    assert {"name": "injector-fd", "emptyDir": {}} in pod["volumes"]
+    assert [] == strict_problems([result.body, *result.rbac])
+    again = inject_document(Document("deploy.yaml", result.body), InjectOptions(IMAGE, rbac=True, fuse="csi"))
+    assert result.body == again.body
+
+
 def test_each_mount_keeps_its_path_and_subpath_in_the_agents_view() -> None:
     mounts = [
         {"name": "creds", "mountPath": "/etc/creds"},
