@@ -537,3 +537,45 @@ def test_secret_create_and_edit_in_clusters_write_no_value_to_disk(tmp_path: Pat
     canaries.assert_trace_clean(create_trace)
     canaries.assert_trace_clean(edit_trace)
     canaries.assert_absent(created.stderr + edited.stderr + created.stdout + edited.stdout, "output")
+
+
+@requires_fuse()
+def test_run_watch_with_a_mount_and_mask_across_a_restart_writes_no_canary(tmp_path: Path, canaries: Canaries) -> None:
+    """The supervised command restarted on a change, its output masked, the mount swapped: all under strace."""
+    mountpoint = tmp_path / "mnt"
+    mountpoint.mkdir()
+    trace_file = Path("/dev/shm") / f"injector-trace-run-{os.getpid()}"
+    script = 'echo "token=$A"; cat "$INJECTOR_MOUNT/vol/f.txt"; echo; echo started; exec sleep 60'
+    process = subprocess.Popen(
+        under_strace(
+            trace_file, "run", "--watch", "--mount", str(mountpoint), "--mask", *canaries.args, "--",
+            "sh", "-c", script,
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    try:
+        lines = [process.stdout.readline() for _ in range(3)]
+        assert b"started\n" == lines[2], lines
+        fresh = "CANARYUPDATED" + os.urandom(8).hex()
+        canaries.values["updated"] = fresh
+        replace_file(canaries.directory / "secrets" / "plain.yaml", json.dumps(secret("plain", {"token": fresh})))
+        lines += [process.stdout.readline() for _ in range(3)]  # the restarted command
+        assert b"started\n" == lines[5], lines
+        signal_tracee(process, signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+        trace = parse_trace(trace_file)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        subprocess.run(["fusermount3", "-u", "-z", str(mountpoint)], check=False, capture_output=True)
+        trace_file.unlink(missing_ok=True)
+
+    output = b"".join(lines) + out
+    assert output.count(b"token=") == 2 and output.count(b"<redacted:") >= 4, output  # values masked, both runs
+    canaries.assert_absent(output, "the command's masked output")
+    canaries.assert_absent(err, "run's stderr")
+    canaries.assert_trace_clean(trace)
+    assert not os.path.ismount(mountpoint)
