@@ -7,6 +7,7 @@
 #      apt/dpkg settings of Debian's slim images), tagged with that name so that --pull=never finds it
 #   3. buildah bud --pull=never (chroot isolation, private overlay storage)
 #   4. smoke tests: --version, check and run on examples/ as the image's non-root user; a FUSE mount as root;
+#      a descriptor mounted by root served by the non-root user with no capability;
 #      the runtime `inject --env` copies (install container, then a command wrapped in `injector run`) in an
 #      image that has nothing but busybox
 #
@@ -99,6 +100,22 @@ buildah run --user 0:0 --cap-add CAP_SYS_ADMIN --cap-add CAP_IPC_LOCK $ex "$ctr"
     kill -TERM $pid; wait $pid
     ! grep -q " /mnt/injector " /proc/mounts
     echo "FUSE mount as root: served, unmounted on SIGTERM"'
+# No privilege (inject --fuse csi): root opens /dev/fuse and mounts it with fd=3, as a FUSE CSI driver does; the
+# image's user, with every capability dropped, serves that descriptor and stops on SIGTERM.
+buildah run --user 0:0 --cap-add CAP_SYS_ADMIN $ex "$ctr" -- sh -ec '
+    mkdir -p /mnt/fd
+    exec 3<>/dev/fuse
+    mount -i -t fuse.injector -o fd=3,rootmode=40000,user_id=65532,group_id=65532,allow_other,default_permissions \
+        injector /mnt/fd
+    setpriv --reuid 65532 --regid 65532 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs \
+        injector mount --pod /ex/pod.yaml --secrets /ex/secrets /dev/fd/3 & pid=$!
+    exec 3>&-
+    for i in $(seq 200); do [ -e /mnt/fd/secret/password ] && break; kill -0 $pid; sleep 0.05; done
+    test "$(cat /mnt/fd/secret/password)" = correct-horse-battery-staple
+    test "$(grep CapEff /proc/$pid/status)" = "CapEff:	0000000000000000"
+    kill -TERM $pid; wait $pid
+    umount -l /mnt/fd
+    echo "a descriptor mounted by root, served by uid 65532 with no capability: ok"'
 # inject --env: the install container copies the runtime (as the image's user), then a command is wrapped in
 # `injector run` in an image with no Python and no C library: busybox alone.
 rm -rf "$runtime" && mkdir -p "$runtime" && chown 65532:65532 "$runtime"

@@ -9,6 +9,7 @@ afterwards. Pipes, terminals, /dev/fuse and memfds are not disk.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -17,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -161,6 +162,19 @@ def signal_tracee(tracer: subprocess.Popen[bytes], signum: int) -> None:
     """Signal injector itself, the only child of strace (strace would detach on its own signal)."""
     child = Path(f"/proc/{tracer.pid}/task/{tracer.pid}/children").read_text().split()[0]
     os.kill(int(child), signum)
+
+
+@contextlib.contextmanager
+def serving_under_strace(process: subprocess.Popen[bytes], mountpoint: Path, trace_file: Path) -> Iterator[None]:
+    """Whatever happens in the block: the traced process gone, its mount removed, the trace deleted."""
+    try:
+        yield
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        subprocess.run(["fusermount3", "-u", "-z", str(mountpoint)], check=False, capture_output=True)
+        trace_file.unlink(missing_ok=True)
 
 
 def traced(tmp_path: Path, *args: str, **kwargs: object) -> tuple[subprocess.CompletedProcess[bytes], Trace]:
@@ -319,7 +333,7 @@ def test_mount_with_reads_updates_and_a_crash_writes_no_canary(tmp_path: Path, c
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    try:
+    with serving_under_strace(process, mountpoint, trace_file):
         wait_for((mountpoint / ".env").exists, what="the mount")
         assert canaries.values["volume"].encode() == (mountpoint / "vol" / "f.txt").read_bytes()
         env_file = (mountpoint / ".env").read_bytes()
@@ -332,11 +346,6 @@ def test_mount_with_reads_updates_and_a_crash_writes_no_canary(tmp_path: Path, c
         signal_tracee(process, signal.SIGKILL)  # a forced crash of the mount process itself
         process.wait(timeout=30)
         trace = parse_trace(trace_file)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        subprocess.run(["fusermount3", "-u", "-z", str(mountpoint)], check=False, capture_output=True)
-        trace_file.unlink(missing_ok=True)
     _, stderr = process.communicate()
 
     canaries.assert_trace_clean(trace)
@@ -389,7 +398,7 @@ def test_agent_with_the_kubernetes_source_writes_no_canary(tmp_path: Path) -> No
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    try:
+    with serving_under_strace(process, mountpoint, trace_file):
         password = mountpoint / "v" / "password"
         wait_for(password.exists, timeout=30, what="the agent's mount")
         assert first.encode() == password.read_bytes()
@@ -403,11 +412,6 @@ def test_agent_with_the_kubernetes_source_writes_no_canary(tmp_path: Path) -> No
         signal_tracee(process, signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
         trace = parse_trace(trace_file)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        subprocess.run(["fusermount3", "-u", "-z", str(mountpoint)], check=False, capture_output=True)
-        trace_file.unlink(missing_ok=True)
         api.stop()
 
     canaries.assert_trace_clean(trace)
@@ -555,7 +559,7 @@ def test_run_watch_with_a_mount_and_mask_across_a_restart_writes_no_canary(tmp_p
         stderr=subprocess.PIPE,
     )  # fmt: skip
     assert process.stdout is not None
-    try:
+    with serving_under_strace(process, mountpoint, trace_file):
         lines = [process.stdout.readline() for _ in range(3)]
         assert b"started\n" == lines[2], lines
         fresh = "CANARYUPDATED" + os.urandom(8).hex()
@@ -566,12 +570,6 @@ def test_run_watch_with_a_mount_and_mask_across_a_restart_writes_no_canary(tmp_p
         signal_tracee(process, signal.SIGTERM)
         out, err = process.communicate(timeout=60)
         trace = parse_trace(trace_file)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        subprocess.run(["fusermount3", "-u", "-z", str(mountpoint)], check=False, capture_output=True)
-        trace_file.unlink(missing_ok=True)
 
     output = b"".join(lines) + out
     assert output.count(b"token=") == 2 and output.count(b"<redacted:") >= 4, output  # values masked, both runs
