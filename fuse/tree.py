@@ -271,6 +271,9 @@ class Layout(NamedTuple):
     dirs: Mapping[str, DirSpec] = {}
     root: DirSpec = DEFAULT_DIR
     volumes: frozenset[str] = frozenset()
+    version_dir: DirSpec | None = None
+    """The attributes of every volume's version directories (``..<timestamp>``); default: those of
+    the volume's own directory."""
 
 
 class VolumeContent(NamedTuple):
@@ -279,7 +282,7 @@ class VolumeContent(NamedTuple):
     files: Mapping[str, FileSpec]
     dirs: Mapping[str, DirSpec]
     root: DirSpec
-    """The attributes of each version's directory (``..<timestamp>``) and of the volume's own."""
+    """The attributes of each version's directory (``..<timestamp>``)."""
 
 
 RESERVED_PREFIX = ".."
@@ -326,7 +329,7 @@ def split_layout(layout: Layout) -> tuple[dict[str, FileSpec], dict[str, DirSpec
     contents = {}
     for volume in volumes:
         root = layout.root if volume == "" else layout.dirs.get(volume, layout.root)
-        contents[volume] = VolumeContent(files_of[volume], dirs_of[volume], root)
+        contents[volume] = VolumeContent(files_of[volume], dirs_of[volume], layout.version_dir or root)
         if volume:
             outer_dirs[volume] = root
     return outer_files, outer_dirs, contents

@@ -198,7 +198,15 @@ def layout_of(resolution: Resolution, settings: MountSettings) -> tuple[Layout, 
     )
     uid = os.getuid() if settings.uid is None else settings.uid
     gid = os.getgid() if settings.gid is None else settings.gid
-    layout = Layout(view.files, uid, gid, dirs=view.dirs, root=view.root, volumes=frozenset(view.volumes))
+    layout = Layout(
+        view.files,
+        uid,
+        gid,
+        dirs=view.dirs,
+        root=view.root,
+        volumes=frozenset(view.volumes),
+        version_dir=view.version_dir,
+    )
     return layout, view.warnings
 
 

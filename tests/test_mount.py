@@ -458,3 +458,56 @@ def test_mount_path_of_a_file_subpath_is_a_clear_error(mountpoint: Path, tmp_pat
         "/etc/app/cert.pem (subPath); a mount's root is a directory: serve the volume with --volume tls\n"
     )
     assert not os.path.ismount(mountpoint)
+
+
+@pytest.mark.parametrize("fs_group", [None, 2000])
+def test_directories_have_the_modes_the_kubelet_gives_them(
+    tmp_path: Path, mountpoint: Path, fs_group: int | None
+) -> None:
+    """A volume's own directory is the emptyDir the kubelet wraps it in (a tmpfs root, 1777, for secret and
+    projected volumes; a directory made 0777 on disk for a configMap's); each version directory is chmodded 0755
+    by the atomic writer, as are the directories inside it; an fsGroup adds its group, setgid and g+rx."""
+    manifests = write_manifests(
+        tmp_path / "pod.yaml",
+        pod(
+            container(
+                mounts=[
+                    {"name": "creds", "mountPath": "/etc/creds"},
+                    {"name": "settings", "mountPath": "/etc/settings"},
+                ]
+            ),
+            volumes=[
+                {
+                    "name": "creds",
+                    "secret": {"secretName": "db", "items": [{"key": "password", "path": "db/password"}]},
+                },
+                {"name": "settings", "configMap": {"name": "settings"}},
+            ],
+            fs_group=fs_group,
+        ),
+        secret("db", {"password": "pw"}),
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "settings", "namespace": "shop"},
+            "data": {"a": "1"},
+        },
+    )
+    group = 0o2550 if fs_group is not None else 0
+    with Mount(mountpoint, ["--pod", str(manifests), "--secrets", str(manifests)]):
+        creds, settings = mountpoint / "creds", mountpoint / "settings"
+        version = creds / os.readlink(creds / "..data")
+        modes = {
+            "secret volume": stat.S_IMODE(os.stat(creds).st_mode),
+            "configMap volume": stat.S_IMODE(os.stat(settings).st_mode),
+            "version": stat.S_IMODE(os.stat(version).st_mode),
+            "inside a version": stat.S_IMODE(os.stat(version / "db").st_mode),
+        }
+        groups = {os.stat(path).st_gid for path in (creds, settings, version, version / "db")}
+    assert {
+        "secret volume": 0o1777 | group,
+        "configMap volume": 0o777 | group,
+        "version": 0o755 | group,
+        "inside a version": 0o755 | group,
+    } == modes
+    assert {fs_group if fs_group is not None else os.getgid()} == groups

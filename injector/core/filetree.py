@@ -37,18 +37,38 @@ class MountView(NamedTuple):
     volumes: list[str]
     """The directories that are volumes, served with the kubelet's ``..data`` layout and swaps
     (``""``: the root); a subPath's directory is not one, as the kubelet bind-mounts it as it is."""
+    version_dir: DirSpec = DirSpec(0o755)
+    """Each volume's version directories (``..<timestamp>``) and the directories inside them."""
 
 
-def _volume_dir_spec(resolution: Resolution) -> DirSpec:
+def _with_fs_group(resolution: Resolution, mode: int) -> DirSpec:
+    """A directory the kubelet made with ``mode``, after SetVolumeOwnership: with an fsGroup, that group,
+    setgid, and the group's read and search bits (its read-only mask 0440 and exec mask 0110)."""
     fs_group = resolution.pod.fs_group
-    # With an fsGroup the kubelet gives directories the group, and setgid.
-    return DirSpec(0o755) if fs_group is None else DirSpec(0o2755, None, fs_group)
+    return DirSpec(mode) if fs_group is None else DirSpec(mode | 0o2550, None, fs_group)
+
+
+def _inner_dir_spec(resolution: Resolution) -> DirSpec:
+    # The atomic writer chmods each ..<timestamp> directory 0755 (and makes the ones inside it so).
+    return _with_fs_group(resolution, 0o755)
+
+
+def _volume_dir_spec(resolution: Resolution, source: str) -> DirSpec:
+    # The volume's own directory is the emptyDir the kubelet wraps it in: a configMap's is on disk, made 0777;
+    # the others' is a tmpfs, whose root is 1777.
+    return _with_fs_group(resolution, 0o777 if source == "configMap" else 0o1777)
 
 
 def _add_volume(
-    view: MountView, resolution: Resolution, files: Mapping[str, File], prefix: str, *, swapped: bool = True
+    view: MountView,
+    resolution: Resolution,
+    files: Mapping[str, File],
+    prefix: str,
+    source: str,
+    *,
+    swapped: bool = True,
 ) -> None:
-    spec = _volume_dir_spec(resolution)
+    spec = _inner_dir_spec(resolution)
     if swapped:
         view.volumes.append(prefix.rstrip("/"))
     for path, file in files.items():
@@ -58,7 +78,7 @@ def _add_volume(
             view.dirs[f"{prefix}{parent}"] = spec
             parent = parent.rpartition("/")[0]
     if prefix:
-        view.dirs[prefix.rstrip("/")] = spec
+        view.dirs[prefix.rstrip("/")] = _volume_dir_spec(resolution, source)
 
 
 def mount_view(
@@ -72,8 +92,10 @@ def mount_view(
     if volume is not None:
         for candidate in resolution.volumes:
             if candidate.name == volume:
-                view = MountView({}, {}, _volume_dir_spec(resolution), [], [])
-                _add_volume(view, resolution, candidate.files, "")
+                view = MountView(
+                    {}, {}, _volume_dir_spec(resolution, candidate.source), [], [], _inner_dir_spec(resolution)
+                )
+                _add_volume(view, resolution, candidate.files, "", candidate.source)
                 return view
         names = ", ".join(v.name for v in resolution.volumes) or "none"
         raise UsageError(
@@ -82,9 +104,9 @@ def mount_view(
             source=resolution.pod.origin,
             obj=resolution.pod.ref,
         )
-    view = MountView({}, {}, DirSpec(0o755), [], [])
+    view = MountView({}, {}, DirSpec(0o755), [], [], _inner_dir_spec(resolution))
     for each in resolution.volumes:
-        _add_volume(view, resolution, each.files, f"{each.name}/")
+        _add_volume(view, resolution, each.files, f"{each.name}/", each.source)
     entries = [(entry.name, entry.value) for entry in resolution.env.values()]
     try:
         view.files[".env"] = FileSpec(render_env(entries, env_format), SECRET_FILE_MODE)
@@ -119,8 +141,10 @@ def _view_at(resolution: Resolution, mount_path: str) -> MountView:
                     obj=resolution.pod.ref,
                     field=mount.at,
                 )
-            view = MountView({}, {}, _volume_dir_spec(resolution), [], [])
-            _add_volume(view, resolution, files, "", swapped=not mount.sub_path)
+            # A subPath directory is one inside a version, bind-mounted as it is.
+            root = _inner_dir_spec(resolution) if mount.sub_path else _volume_dir_spec(resolution, volume.source)
+            view = MountView({}, {}, root, [], [], _inner_dir_spec(resolution))
+            _add_volume(view, resolution, files, "", volume.source, swapped=not mount.sub_path)
             return view
     paths = ", ".join(mount.mount_path for volume in resolution.volumes for mount in volume.mounts) or "none"
     raise UsageError(

@@ -127,6 +127,8 @@ class Volume(NamedTuple):
     at: FieldPath
     service_account: bool = False
     """The ``kube-api-access-*`` volume the ServiceAccount admission plugin adds to every Pod."""
+    source: str = ""
+    """Its type: ``secret``, ``configMap``, ``downwardAPI`` or ``projected`` (empty for the others)."""
 
 
 class Container(NamedTuple):
@@ -557,12 +559,13 @@ def _parse_volume(reader: _Reader, raw: object, at: FieldPath) -> Volume | None:
         default_mode = reader.mode(spec.get("defaultMode"), source_at / "defaultMode")
         projection = _parse_key_projection(reader, spec, kind, source_at, name_field=kind.volume_name_field)
         single = (projection,) if projection else ()
-        return Volume(name, single, 0o644 if default_mode is None else default_mode, at)
+        return Volume(name, single, 0o644 if default_mode is None else default_mode, at, source=kind.volume_field)
     if body.get("downwardAPI") is not None:
         spec = reader.mapping(body["downwardAPI"], at / "downwardAPI")
         default_mode = reader.mode(spec.get("defaultMode"), at / "downwardAPI" / "defaultMode")
         downward = _parse_downward_items(reader, spec, at)
-        return Volume(name, (downward,), 0o644 if default_mode is None else default_mode, at)
+        mode = 0o644 if default_mode is None else default_mode
+        return Volume(name, (downward,), mode, at, source="downwardAPI")
     if body.get("projected") is not None:
         projected_at = at / "projected"
         spec = reader.mapping(body["projected"], projected_at)
@@ -588,7 +591,7 @@ def _parse_volume(reader: _Reader, raw: object, at: FieldPath) -> Volume | None:
             p.source == "serviceAccountToken" for p in projections
         )
         mode = 0o644 if default_mode is None else default_mode
-        return Volume(name, tuple(projections), mode, at, service_account)
+        return Volume(name, tuple(projections), mode, at, service_account, source="projected")
     return Volume(name, (), 0o644, at)
 
 

@@ -60,6 +60,8 @@ class VolumeFiles(NamedTuple):
     """The container's mounts of this volume (mountPath, and subPath when it mounts a part)."""
     files: Mapping[str, File]
     """Cleaned relative path -> file, in a stable order."""
+    source: str = "secret"
+    """The volume's type (``secret``, ``configMap``, ``downwardAPI``, ``projected``)."""
 
     @property
     def mount_paths(self) -> tuple[str, ...]:
@@ -270,7 +272,7 @@ class _Resolver:
         for name, its_mounts in mounts.items():
             files = self.volume_files(self.pod.volumes[name])
             if files is not None:
-                found.append(VolumeFiles(name, tuple(its_mounts), files))
+                found.append(VolumeFiles(name, tuple(its_mounts), files, self.pod.volumes[name].source))
         return tuple(found)
 
     def volume_files(self, volume: Volume) -> dict[str, File] | None:
