@@ -646,12 +646,17 @@ class Filesystem(pyfuse3.Operations):
 
     # -- what those calls do, whoever makes them ----------------------------------------------------
 
-    def _make_version(self, parent_inode: int, name: bytes, mode: int) -> Node:
+    def _volume_for_new(self, parent_inode: int, name: bytes) -> Volume:
+        """The volume a new ``name`` goes in: only a volume's own directory takes new names."""
         volume = self._volumes.get(parent_inode)
         if volume is None:
             raise _error(errno.EROFS)
         if name in volume.entries:
             raise _error(errno.EEXIST)
+        return volume
+
+    def _make_version(self, parent_inode: int, name: bytes, mode: int) -> Node:
+        volume = self._volume_for_new(parent_inode, name)
         inode = volume.staged.pop(name, None)
         if inode is None:
             raise _error(errno.EROFS)  # only a staged version's directory can be made
@@ -669,11 +674,7 @@ class Filesystem(pyfuse3.Operations):
         return node
 
     def _make_link(self, parent_inode: int, name: bytes, target: bytes) -> Node:
-        volume = self._volumes.get(parent_inode)
-        if volume is None:
-            raise _error(errno.EROFS)
-        if name in volume.entries:
-            raise _error(errno.EEXIST)
+        volume = self._volume_for_new(parent_inode, name)
         node = self._new_link(target, volume.uid, volume.gid)  # a new inode every time: never retargeted
         volume.entries[name] = node.inode
         volume.mtime_ns = time.time_ns()
