@@ -234,7 +234,9 @@ def _mount_options(parser: argparse.ArgumentParser, *, for_run: bool, watch: boo
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``only``, that command's options alone (the others are named, with no
+    options: parsing a command line needs its own command's, and building them all costs a start-up)."""
     parser = _Parser(
         prog=PROG,
         description="Resolve a Pod's Secret references and hand them to a process, without touching disk.",
@@ -248,7 +250,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run a command with the container's environment", epilog=_epilog("run"))
+    for name, (summary, build) in _SUBCOMMANDS.items():
+        command = commands.add_parser(name, help=summary, epilog=_epilog(name))
+        if only is None or only == name:
+            build(command)
+    return parser
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command a command line names (its first word that is not an option), if injector has it."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in _SUBCOMMANDS else None
+    return None
+
+
+def _run_parser(run: argparse.ArgumentParser) -> None:
     _pod_source(run, "pod manifest (YAML/JSON; - for stdin)")
     _common(run, pod_option=False)
     run.add_argument("--clean-env", action="store_true", help="start from an empty environment, not injector's")
@@ -286,9 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the command (without it: the container's command and args, $(VAR) expanded)",
     )
 
-    render = commands.add_parser(
-        "render", help="print the resolved env, docker config, file tree or pull credentials", epilog=_epilog("render")
-    )
+
+def _render_parser(render: argparse.ArgumentParser) -> None:
     what = render.add_subparsers(dest="what", required=True, metavar="WHAT")
     env = what.add_parser("env", help="the container's environment as an env-file", epilog=_epilog("render"))
     _common(env)
@@ -330,16 +346,14 @@ def build_parser() -> argparse.ArgumentParser:
             help="write to a FIFO or /dev/fd/N instead of stdout (regular files are refused: no plaintext on disk)",
         )
 
-    mount = commands.add_parser(
-        "mount", help="serve the container's secrets as a read-only FUSE mount", epilog=_epilog("mount")
-    )
+
+def _mount_parser(mount: argparse.ArgumentParser) -> None:
     _common(mount)
     _mount_options(mount, for_run=False)
     mount.add_argument("mountpoint", metavar="MOUNTPOINT", help=f"an empty directory; or {_DESCRIPTOR_MOUNT}")
 
-    agent = commands.add_parser(
-        "agent", help="sidecar: mount the container's secrets and follow them in the API", epilog=_epilog("agent")
-    )
+
+def _agent_parser(agent: argparse.ArgumentParser) -> None:
     _pod_source(agent, "pod spec file (e.g. from a mounted ConfigMap)")
     _common(agent, pod_option=False)
     agent.add_argument(
@@ -348,12 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--listen", metavar="[HOST]:PORT", help="serve /healthz, /readyz and /metrics")
     _mount_options(agent, for_run=False, watch=False)  # the agent always follows its sources
 
-    _secret_parser(commands)
-    inject = commands.add_parser(
-        "inject",
-        help="wire injector into Pods and workloads: manifests in, manifests out (kubectl apply -f -)",
-        epilog=_epilog("inject"),
-    )
+
+def _inject_parser(inject: argparse.ArgumentParser) -> None:
     inject.add_argument(
         "-f",
         "--filename",
@@ -373,11 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--rbac", action="store_true", help="also write the ServiceAccount, Role and RoleBinding the agent needs"
     )
 
-    webhook = commands.add_parser(
-        "webhook",
-        help="a mutating admission webhook that injects Pods as inject does",
-        epilog=_epilog("webhook"),
-    )
+
+def _webhook_parser(webhook: argparse.ArgumentParser) -> None:
     webhook.add_argument("--listen", default=":8443", metavar="[HOST]:PORT", help="where to serve HTTPS")
     webhook.add_argument(
         "--tls-cert", required=True, metavar="FILE", help="certificate (chain), PEM; re-read when it changes"
@@ -387,22 +394,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _inject_options(webhook)
 
-    check = commands.add_parser(
-        "check",
-        help="list every problem of the pod (or of one container); exit 1 if any is an error",
-        epilog=_epilog("check"),
-    )
+
+def _check_parser(check: argparse.ArgumentParser) -> None:
     _common(check)
-    return parser
 
 
-def _secret_parser(commands: Any) -> None:
+def _secret_parser(secret: argparse.ArgumentParser) -> None:
     """``injector secret create|edit|get|delete``: write Secrets as the consoles' wizards do."""
-    secret = commands.add_parser(
-        "secret",
-        help="write Secrets (wizard per type, edit, delete) as age-encrypted manifests or into clusters",
-        epilog=_epilog("secret"),
-    )
     actions = secret.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     def common(parser: argparse.ArgumentParser, *, destination: bool, identity: bool) -> None:
@@ -627,11 +625,31 @@ COMMANDS: dict[str, Callable[[Settings, Reporter], int]] = {
 }
 
 
+_SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "run": ("run a command with the container's environment", _run_parser),
+    "render": ("print the resolved env, docker config, file tree or pull credentials", _render_parser),
+    "mount": ("serve the container's secrets as a read-only FUSE mount", _mount_parser),
+    "agent": ("sidecar: mount the container's secrets and follow them in the API", _agent_parser),
+    "secret": (
+        "write Secrets (wizard per type, edit, delete) as age-encrypted manifests or into clusters",
+        _secret_parser,
+    ),
+    "inject": (
+        "wire injector into Pods and workloads: manifests in, manifests out (kubectl apply -f -)",
+        _inject_parser,
+    ),
+    "webhook": ("a mutating admission webhook that injects Pods as inject does", _webhook_parser),
+    "check": ("list every problem of the pod (or of one container); exit 1 if any is an error", _check_parser),
+}
+"""Each command, in the order help lists them: its summary, and what adds its parser."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from injector.settings import from_args
     from injector.shell.report import Reporter
 
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    args = build_parser(command_of(words)).parse_args(words)
     reporter = Reporter(json_lines=args.command in ("agent", "webhook"), spell=spell, prog=PROG)
     try:
         return COMMANDS[args.command](from_args(args), reporter)
