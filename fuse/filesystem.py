@@ -725,27 +725,27 @@ class Filesystem(pyfuse3.Operations):
 
     # -- a swap made here, told to the kernel by notices (a mount with no path to make the calls on)
 
-    def volume_inode(self, path: str) -> int | None:
-        """The inode of the volume served at ``path`` (relative to the root), if one is."""
-        for inode, volume in self._volumes.items():
-            if volume.path == path:
-                return inode
-        return None
-
-    def apply(self, volume_inode: int, steps: Iterable[Step]) -> list[Notice]:
-        """Make ``steps`` here, as the writer's calls would; returns what the kernel must be told.
+    def apply(self, volume: str, steps: Iterable[Step]) -> list[Notice]:
+        """Make ``steps`` in the volume at ``volume`` here, as the writer's calls would; returns what
+        the kernel must be told (nothing if that volume has left the layout meanwhile).
 
         For a mount this process has no path to (one on a descriptor it was handed): the content
         changes as with the calls, but no watcher of the volume's directory hears of it, only a
         watcher of a removed file or link (``DELETE_SELF``, from the notice).
         """
+        volume_inode = next((inode for inode, known in self._volumes.items() if known.path == volume), None)
         notices: list[Notice] = []
+        if volume_inode is None:
+            return notices
         for step in steps:
             parent, name = self._step_parent(volume_inode, step.path)
             if step.call == "mkdir":
                 self._make_version(parent, name, step.mode)
             elif step.call == "chmod":
-                self._change_mode(self._children(self._node(parent))[name], step.mode)
+                inode = self._children(self._node(parent)).get(name)
+                if inode is None:
+                    raise _error(errno.ENOENT)
+                self._change_mode(inode, step.mode)
             elif step.call == "symlink":
                 self._make_link(parent, name, step.target.encode())
             elif step.call == "rename":

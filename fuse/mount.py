@@ -379,11 +379,7 @@ async def update(session: Session, layout: Layout) -> None:
         failures = []
         for swap in prepared.swaps:
             try:
-                if session.writable < 0:
-                    notices = _apply(fs, swap.inode, swap.plan.publish)
-                    await trio.to_thread.run_sync(_notify, notices)
-                else:
-                    await trio.to_thread.run_sync(_write, fs, session.writable, swap.volume, swap.plan.publish)
+                await _make(session, swap.volume, swap.plan.publish)
             except OSError as exc:
                 fs.finish(swap, done=False)
                 failures.append(f"{swap.volume or '.'}: {exc.strerror}")
@@ -418,20 +414,20 @@ async def _retire(session: Session, volume: str) -> None:
     if due is None:
         return
     with contextlib.suppress(OSError):  # what is left is removed with the next swap's
-        if session.writable >= 0:
-            await trio.to_thread.run_sync(_write, session.fs, session.writable, volume, due[1])
-            return
-        inode = session.fs.volume_inode(volume)
-        if inode is not None:
-            await trio.to_thread.run_sync(_notify, _apply(session.fs, inode, due[1]))
+        await _make(session, volume, due[1])
 
 
-def _apply(fs: Filesystem, volume: int, steps: Iterable[Step]) -> list[Notice]:
-    """The steps made by the filesystem itself, for a mount it has no path to."""
+async def _make(session: Session, volume: str, steps: Iterable[Step]) -> None:
+    """A swap's or a retirement's calls: made on the mount where this process reaches it; on a
+    descriptor, made by the filesystem itself and told to the kernel by notices. Raises OSError."""
+    if session.writable >= 0:
+        await trio.to_thread.run_sync(_write, session.fs, session.writable, volume, steps)
+        return
     try:
-        return fs.apply(volume, steps)
+        notices = session.fs.apply(volume, steps)  # here, in the thread that answers the kernel
     except pyfuse3.FUSEError as exc:
         raise OSError(exc.errno, os.strerror(exc.errno)) from None
+    await trio.to_thread.run_sync(_notify, notices)
 
 
 def _notify(notices: Iterable[Notice]) -> None:

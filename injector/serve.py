@@ -247,11 +247,9 @@ async def serve_mount(
     """Mount ``layout`` at the settings' mountpoint and serve it until cancelled; ``started(mounted)``
     once it is visible. Unmounted (and the audit log closed) on the way out."""
     try:
-        if descriptor_of(settings.mountpoint) is None:
-            recovered = prepare_mountpoint(settings.mountpoint)
-        else:  # mounted already, by whoever opened /dev/fuse
-            check_descriptor(settings.mountpoint)
-            recovered = None
+        # A descriptor is mounted already, by whoever opened /dev/fuse (and checked by claim_mount).
+        on_descriptor = descriptor_of(settings.mountpoint) is not None
+        recovered = None if on_descriptor else prepare_mountpoint(settings.mountpoint)
     except MountError as exc:
         raise UsageError(str(exc)) from None
     if recovered:

@@ -213,11 +213,17 @@ FD_SOCKET = "fd-socket:"
 """``--mount fd-socket:PATH``: the /dev/fuse descriptor comes over the unix socket at PATH."""
 
 
+def _on_descriptor(given: str) -> bool:
+    """A mountpoint that names a mounted /dev/fuse descriptor: ``/dev/fd/N`` (libfuse's form) or
+    ``fd-socket:PATH``."""
+    return given.startswith(FD_SOCKET) or re.fullmatch(r"/dev/fd/[0-9]+", given) is not None
+
+
 def _mountpoint(given: str) -> str:
-    """A directory or socket made absolute; ``/dev/fd/N`` (libfuse's descriptor form) as it is."""
+    """A directory or socket made absolute; ``/dev/fd/N`` as it is."""
     if given.startswith(FD_SOCKET):
         return FD_SOCKET + os.path.abspath(given[len(FD_SOCKET) :])
-    return given if re.fullmatch(r"/dev/fd/[0-9]+", given) else os.path.abspath(given)
+    return given if _on_descriptor(given) else os.path.abspath(given)
 
 
 def _seconds(value: float, name: str, *, zero: bool = True) -> float:
@@ -432,7 +438,7 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
     mount = None
     if mountpoint is not None and getattr(args, mountpoint, None):
         given = getattr(args, mountpoint)
-        on_descriptor = bool(re.fullmatch(r"/dev/fd/[0-9]+", given)) or given.startswith(FD_SOCKET)
+        on_descriptor = _on_descriptor(given)
         if command == "run" and on_descriptor:
             raise UsageError(
                 f"--mount {args.mount}: run needs a directory, where CMD reads the files "
