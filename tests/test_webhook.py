@@ -8,9 +8,11 @@ import http.client
 import json
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -221,6 +223,23 @@ MALFORMED = [
     (json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {}}).encode(), "no uid"),
     (review("not a pod"), "the Pod creation review has no object"),
 ]
+
+
+def test_a_body_too_large_sent_with_its_head_in_one_write_gets_its_413_at_once(webhook: Webhook) -> None:
+    """The part of the body that came with the head counts toward what is read and dropped before the 413:
+    it was not, and the server then waited for bytes that never came, and closed with no answer."""
+    context = ssl.create_default_context(cadata=webhook.cert_pem.decode())
+    body = b"x" * (4 * 1024 * 1024 + 1)
+    head = f"POST /mutate HTTP/1.1\r\nHost: webhook\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    raw = socket.create_connection(("127.0.0.1", webhook.port), timeout=10)
+    with context.wrap_socket(raw, server_hostname="127.0.0.1") as connection:
+        started = time.monotonic()
+        connection.sendall(head + body)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:80]
+    assert time.monotonic() - started < 4  # not the 5 s read timeout
 
 
 def test_a_malformed_review_is_a_400_with_one_line_and_the_server_keeps_serving(webhook: Webhook) -> None:

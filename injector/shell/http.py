@@ -120,10 +120,14 @@ class _Connection:
         return _Request(method, target.split("?")[0], body, keep_alive)
 
     async def discard(self, count: int) -> None:
-        while len(self.buffer) < count:
-            self.buffer = b""
-            count -= len(await self.stream.receive_some(65536)) or count
+        """Read and drop ``count`` bytes, those already read included (the connection is closed after)."""
+        remaining = count - len(self.buffer)
         self.buffer = b""
+        while remaining > 0:
+            chunk = await self.stream.receive_some(min(65536, remaining))
+            if not chunk:
+                return
+            remaining -= len(chunk)
 
     async def send(self, response: Response, *, head_only: bool, keep_alive: bool) -> None:
         head = (
