@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from injector.core.emit import dump_json, dump_yaml
-from injector.core.inject import FuseMode, Injection, InjectOptions, inject_document
+from injector.core.inject import Injection, InjectOptions, inject_document
 from injector.core.manifest import Document, StreamDocument, parse_stream, type_name
 from injector.core.objects import object_ref
 from injector.core.podspec import TEMPLATE_PATHS, parse_pod
@@ -180,9 +180,7 @@ def _leading_comments(text: str) -> str:
 def run_inject(settings: InjectSettings, reporter: Reporter) -> int:
     """``injector inject``: read, inject, write to stdout (all or nothing)."""
     source = "<stdin>" if settings.file == "-" else settings.file
-    options = InjectOptions(
-        settings.image, settings.env_containers, settings.rbac, cast("FuseMode | None", settings.fuse)
-    )
+    options = InjectOptions(settings.image, settings.env_containers, settings.rbac, settings.fuse)
     output, warnings = inject_stream(read_bytes(settings.file), source, options)
     for warning in warnings:
         reporter.warning(warning)

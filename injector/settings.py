@@ -14,7 +14,7 @@ import os
 import re
 import signal
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from injector.core import names
 from injector.core.fields import quoted
@@ -22,6 +22,9 @@ from injector.core.keyring import InvalidImageError, normalize_image
 from injector.core.onchange import OnChange
 from injector.core.versions import CURRENT, KubernetesVersion, parse_version
 from injector.errors import Setting, UsageError
+
+if TYPE_CHECKING:
+    from injector.core.inject import FuseMode
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 MOUNT_ONLY = {
@@ -226,6 +229,11 @@ def _mountpoint(given: str) -> str:
     return given if _on_descriptor(given) else os.path.abspath(given)
 
 
+def _fuse_mode(given: str | None) -> FuseMode | None:
+    """``--fuse``: one of the modes its ``choices`` allow, or not given."""
+    return cast("FuseMode | None", given)
+
+
 def _seconds(value: float, name: str, *, zero: bool = True) -> float:
     """A duration flag: finite, positive (or zero where ``zero`` allows it)."""
     if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
@@ -261,7 +269,7 @@ class InjectSettings(NamedTuple):
     image: str
     env_containers: tuple[str, ...] = ()
     rbac: bool = False
-    fuse: str | None = None
+    fuse: FuseMode | None = None
     """Who mounts FUSE (``privileged`` or ``csi``); None: each pod's annotation, else privileged."""
 
 
@@ -272,7 +280,7 @@ class WebhookSettings(NamedTuple):
     tls_cert: str
     tls_key: str
     image: str
-    fuse: str | None = None
+    fuse: FuseMode | None = None
 
 
 class Settings(NamedTuple):
@@ -404,10 +412,12 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
     if command == "secret":
         return Settings(command, InputSettings(pod_file=None), secret=secret_settings(args, environ))
     if command == "inject":
-        inject = InjectSettings(args.filename, args.image, tuple(args.env), args.rbac, args.fuse)
+        inject = InjectSettings(args.filename, args.image, tuple(args.env), args.rbac, _fuse_mode(args.fuse))
         return Settings(command, InputSettings(pod_file=args.filename), inject=inject)
     if command == "webhook":
-        webhook = WebhookSettings(parse_listen(args.listen), args.tls_cert, args.tls_key, args.image, args.fuse)
+        webhook = WebhookSettings(
+            parse_listen(args.listen), args.tls_cert, args.tls_key, args.image, _fuse_mode(args.fuse)
+        )
         return Settings(command, InputSettings(pod_file=None), webhook=webhook)
     agent = command == "agent"
     identities = tuple(args.age_identity) or (

@@ -15,7 +15,7 @@ from functools import partial
 import trio
 
 from injector.core.admission import ReviewError, answer
-from injector.core.inject import FuseMode, InjectOptions
+from injector.core.inject import InjectOptions
 from injector.settings import WebhookSettings
 from injector.shell.http import Response, serve_http
 from injector.shell.process import STOP_SIGNALS
@@ -53,8 +53,7 @@ async def run_webhook(settings: WebhookSettings, reporter: Reporter) -> int:
     """Serve until SIGTERM/SIGINT, then return 0."""
     certificates = CertificateFiles(settings.tls_cert, settings.tls_key, reporter)
     certificates.load()
-    fuse: FuseMode | None = "csi" if settings.fuse == "csi" else "privileged" if settings.fuse else None
-    options = InjectOptions(settings.image, fuse=fuse)
+    options = InjectOptions(settings.image, fuse=settings.fuse)
     routes = {"/healthz": lambda: Response("200 OK", b"ok\n")}
     post = {"/mutate": lambda body: mutate(body, options, reporter)}
     with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
