@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 import trio
 
-from injector.inputs import read_own_pod, read_pod, without_errors
+from injector.inputs import read_any_pod, without_errors
 from injector.metrics import AgentStatus, routes
 from injector.serve import Mounted, claim_mount, open_sources, serve, wait_for_stop
 from injector.settings import AgentSettings, InputSettings, MountSettings
@@ -28,10 +28,7 @@ async def run_agent(agent: AgentSettings, inputs: InputSettings, mount: MountSet
     """Serve until SIGTERM/SIGINT; returns 0 after unmounting and closing every watch."""
     assert inputs.kube is not None  # the agent always follows the API
     mount = await claim_mount(mount, reporter)
-    if inputs.own_pod is not None:
-        pod_input = await read_own_pod(inputs)
-    else:
-        pod_input = read_pod(inputs)
+    pod_input = await read_any_pod(inputs)
     origin = pod_input.pod.origin
     reporter.event("starting", pod=origin, mount=mount.mountpoint)
     harden_process(reporter, with_child=False)

@@ -25,6 +25,7 @@ from injector.inputs import (
     PodInput,
     fetch_api,
     plan,
+    read_any_pod,
     read_inputs,
     read_own_pod,
     read_pod,
@@ -166,9 +167,7 @@ async def run_served(settings: Settings, reporter: Reporter) -> int:
     if mount is not None:
         check_can_mount(mount)
     harden_process(reporter, with_child=True)
-    pod_input = (
-        await read_own_pod(settings.inputs) if settings.inputs.own_pod is not None else read_pod(settings.inputs)
-    )
+    pod_input = await read_any_pod(settings.inputs)
     require_command(settings, pod_input)
     serves: frozenset[Part] = frozenset(("env",)) if mount is None else frozenset(("env", "volumes", "credentials"))
     async with open_sources(

@@ -76,6 +76,11 @@ def read_pod(settings: InputSettings, body: Mapping[str, Any] | None = None, ori
     return PodInput(tuple(documents), pod, tuple(errors), tuple(warnings))
 
 
+async def read_any_pod(settings: InputSettings) -> PodInput:
+    """The pod of a serving command: with ``--self`` its own, from the API; else from its file."""
+    return await read_own_pod(settings) if settings.own_pod is not None else read_pod(settings)
+
+
 async def read_own_pod(settings: InputSettings) -> PodInput:
     """``--self``: this process's own Pod, got from the API by the names the downward API gave. A pod
     ``injector inject`` wrote is read as injector serves it (``core.inject.as_served``): its containers
