@@ -225,6 +225,8 @@ def _on_descriptor(given: str) -> bool:
 def _mountpoint(given: str) -> str:
     """A directory or socket made absolute; ``/dev/fd/N`` as it is."""
     if given.startswith(FD_SOCKET):
+        if given == FD_SOCKET:
+            raise UsageError(f"{given}: the unix socket's path is missing (fd-socket:PATH)")
         return FD_SOCKET + os.path.abspath(given[len(FD_SOCKET) :])
     return given if _on_descriptor(given) else os.path.abspath(given)
 

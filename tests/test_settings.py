@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 
 import pytest
@@ -213,3 +214,28 @@ def test_without_a_command_after_dashes_the_containers_own_is_run() -> None:
     run = settings("run", "--pod", "p.yaml").run
 
     assert run is not None and () == run.argv
+
+
+def test_a_descriptor_mountpoint_is_kept_as_written_and_a_socket_path_made_absolute() -> None:
+    on_fd = settings("mount", "--pod", "p.yaml", "/dev/fd/3")
+    on_socket = settings("agent", "--pod", "p.yaml", "--mount", "fd-socket:run/x.sock")
+    directory = settings("mount", "--pod", "p.yaml", "mnt")
+
+    assert on_fd.mount is not None and "/dev/fd/3" == on_fd.mount.mountpoint
+    assert on_socket.mount is not None and on_socket.mount.mountpoint == f"fd-socket:{os.getcwd()}/run/x.sock"
+    assert directory.mount is not None and directory.mount.mountpoint == f"{os.getcwd()}/mnt"
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["run", "--pod", "p.yaml", "--mount", "/dev/fd/3", "--", "true"], "--mount /dev/fd/3: run needs a directory"),
+        (["run", "--pod", "p.yaml", "--mount", "fd-socket:/s", "--", "true"], "run needs a directory"),
+        (["mount", "--pod", "p.yaml", "--allow-other", "/dev/fd/3"], "--allow-other: /dev/fd/3 is mounted already"),
+        (["mount", "--pod", "p.yaml", "fd-socket:"], "fd-socket:: the unix socket's path is missing"),
+    ],
+)
+def test_a_descriptor_mountpoint_refuses_what_means_nothing_there(argv: list[str], said: str) -> None:
+    with pytest.raises(UsageError) as raised:
+        settings(*argv)
+    assert said in str(raised.value)
