@@ -5,10 +5,11 @@ inode becomes ENOENT):
 
 - ``tree``: everything outside volumes (a Tree, swapped by one assignment, so no handler ever
   sees half of it; the kernel is told what changed by invalidation notices);
-- ``_nodes``: the volumes' content, each version an immutable subtree (``fuse.swap``), and their
-  symlinks. A volume's directory changes only by the calls its writer makes on the mount, which
-  the handlers below accept from that writer thread only (``ctx.pid`` is the calling thread's id)
-  and answer from what the kernel has been told, nothing staged;
+- ``_nodes``: the volumes' content, each version an immutable subtree (``fuse.swap``), their
+  symlinks, and stand-ins of key files being unlinked. A volume's directory changes only by the
+  calls its writer makes on the mount, which the handlers below accept from that writer thread
+  only (``ctx.pid`` is the calling thread's id) and answer from what the kernel has been told,
+  nothing staged (but for a ``switch``, made here and told by notices);
 - ``_retired``: old nodes outside volumes the kernel may still reach, until it forgets them.
 
 Everyone else's write-type call is EROFS.
@@ -28,7 +29,7 @@ from typing import Any, NamedTuple
 
 import pyfuse3
 
-from fuse.swap import DATA, Plan, Step, VolumeState, swap_steps, top_level, version_name
+from fuse.swap import DATA, SWITCH, Plan, Step, VolumeState, swap_steps, top_level, version_name
 from fuse.tree import (
     ROOT_INODE,
     Invalidations,
@@ -102,7 +103,7 @@ class Volume:
         self.uid = uid
         self.gid = gid
         self.entries: dict[bytes, int] = {}
-        """``..data``, versions, top-level symlinks (and ``..data_tmp`` while a swap runs)."""
+        """``..data``, versions, top-level symlinks or key files (and ``..data_tmp`` while a swap runs)."""
         self.staged: dict[bytes, int] = {}
         """Versions built and waiting for the writer's mkdir: name -> their directory's inode."""
         self.versions: dict[bytes, Tree] = {}
@@ -114,7 +115,12 @@ def _error(code: int) -> pyfuse3.FUSEError:
 
 
 class Filesystem(pyfuse3.Operations):
-    """Serve a Layout; ``prepare`` takes a new one in and says what the kernel must be told or shown."""
+    """Serve a Layout; ``prepare`` takes a new one in and says what the kernel must be told or shown.
+
+    A volume's top-level files are key files by default: a second name of the current version's
+    file (what the kubelet's ``key -> ..data/key`` leads to), so that an open follows no symlink.
+    ``key_symlinks``: the kubelet's symlinks instead (see ``fuse.swap``).
+    """
 
     supports_dot_lookup = True
     enable_writeback_cache = False
@@ -130,8 +136,10 @@ class Filesystem(pyfuse3.Operations):
         *,
         on_open: Callable[[OpenEvent], None] | None = None,
         allowed_uids: frozenset[int] | None = None,
+        key_symlinks: bool = False,
     ) -> None:
         super().__init__()
+        self.key_symlinks = key_symlinks
         self._on_open = on_open
         self._allowed_uids = allowed_uids
         self._euid = os.geteuid()
@@ -144,6 +152,8 @@ class Filesystem(pyfuse3.Operations):
         """Directory inode -> its parent's (``..``)."""
         self._unlinked: set[int] = set()
         """Volume nodes no name reaches any more: dropped once the kernel forgets them."""
+        self._key_names: dict[int, int] = {}
+        """A version's file -> how many top-level key names it has besides its own (0 or 1)."""
         self._writers: set[int] = set()
         """Thread ids of the writer threads inside a swap right now."""
         self._lookups: dict[int, int] = {}
@@ -306,8 +316,22 @@ class Filesystem(pyfuse3.Operations):
         volume.entries[name] = tree.root.inode
         volume.entries[DATA.encode()] = self._new_link(name, uid, gid).inode
         for top in sorted(top_level(content.files)):
-            volume.entries[top.encode()] = self._new_link(f"{DATA}/{top}".encode(), uid, gid).inode
+            volume.entries[top.encode()] = self._top_level_entry(volume, tree, top.encode())
         return volume
+
+    def _top_level_entry(self, volume: Volume, version: Tree, name: bytes, current: int | None = None) -> int:
+        """What a top-level ``name`` of ``version`` is: its key file, or a symlink through ``..data``
+        (``current`` if it is that symlink already). A key file gains a name."""
+        inode = version.by_path[name.decode()]
+        if inode == current:
+            return current
+        if not self.key_symlinks and not self._nodes[inode].is_dir:
+            self._key_names[inode] = self._key_names.get(inode, 0) + 1
+            return inode
+        target = DATA.encode() + b"/" + name
+        if current is not None and self._nodes[current].is_link and self._nodes[current].data == target:
+            return current
+        return self._new_link(target, volume.uid, volume.gid).inode
 
     def _stage(self, volume: Volume, content: VolumeContent, layout: Layout, now: int) -> Swap:
         name = version_name()
@@ -319,7 +343,8 @@ class Filesystem(pyfuse3.Operations):
         self._parents[tree.root.inode] = volume.inode
         volume.staged[name.encode()] = tree.root.inode
         volume.versions[name.encode()] = tree
-        plan = swap_steps(state, name, content.root.mode, top_level(content.files))
+        files = None if self.key_symlinks else {path for path in content.files if "/" not in path}
+        plan = swap_steps(state, name, content.root.mode, top_level(content.files), new_files=files)
         return Swap(volume.path, volume.inode, name, plan, content)
 
     def _state(self, volume: Volume) -> VolumeState:
@@ -386,6 +411,14 @@ class Filesystem(pyfuse3.Operations):
         return None, node.children
 
     def _unlink(self, inode: int) -> None:
+        """One name of ``inode`` is gone; with it the last, it is unlinked."""
+        names = self._key_names.get(inode)
+        if names:
+            if names > 1:
+                self._key_names[inode] = names - 1
+            else:
+                del self._key_names[inode]
+            return
         self._unlinked.add(inode)
         self._release(inode)
 
@@ -405,8 +438,9 @@ class Filesystem(pyfuse3.Operations):
             node = self._nodes.pop(inode, None)
             if node is not None and node.children:
                 for child in list(node.children.values()):
-                    self._unlinked.add(child)
-                    self._release(child)
+                    if child not in self._key_names:  # else a top-level name still reaches it
+                        self._unlinked.add(child)
+                        self._release(child)
 
     # -- attributes and names -----------------------------------------------------------------------
 
@@ -620,6 +654,12 @@ class Filesystem(pyfuse3.Operations):
         self._check_writer(ctx)
         return self._entry(self._make_link(parent_inode, name, target))
 
+    async def link(
+        self, inode: int, new_parent_inode: int, new_name: bytes, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
+        self._check_writer(ctx)
+        return self._entry(self._make_key_file(new_parent_inode, new_name, inode))
+
     async def rename(  # noqa: PLR0917 - pyfuse3 calls it positionally
         self,
         parent_inode_old: int,
@@ -672,6 +712,64 @@ class Filesystem(pyfuse3.Operations):
             raise _error(errno.EROFS)
         node.mode = stat.S_IFMT(node.mode) | stat.S_IMODE(mode)
         return node
+
+    def _make_key_file(self, parent_inode: int, name: bytes, inode: int) -> Node:
+        """A top-level name for a file of one of the volume's versions (``link``)."""
+        volume = self._volume_for_new(parent_inode, name)
+        node = self._nodes.get(inode)
+        in_version = node is not None and any(version.nodes.get(inode) is node for version in volume.versions.values())
+        if self.key_symlinks or node is None or not in_version or not stat.S_ISREG(node.mode):
+            raise _error(errno.EROFS)
+        volume.entries[name] = inode
+        self._key_names[inode] = self._key_names.get(inode, 0) + 1
+        volume.mtime_ns = time.time_ns()
+        return node
+
+    def switch(self, volume_path: str, version: str, *, deleted: bool = False) -> list[Notice]:
+        """Point the volume's top-level names at ``version``'s files, before ``..data`` is renamed
+        (a ``switch`` step); returns the names the kernel must forget (no watcher hears of it).
+        ``deleted``: and the inodes they named (on a descriptor, where the old version's removal
+        reaches no watcher of a key file through its top-level name, this is its ``DELETE_SELF``).
+
+        A key file the new version does not have is switched to a stand-in (a copy of it, with
+        its own inode): the writer's unlink of that name then leaves the old file, and a watcher
+        of it, to the old version's removal, as when the kubelet unlinks its symlink.
+        """
+        volume = self._volume_at(volume_path)
+        if volume is None:
+            return []
+        tree = volume.versions.get(version.encode())
+        if tree is None:
+            raise _error(errno.ENOENT)
+        notices = []
+        for name, current in list(volume.entries.items()):
+            if name.startswith(b".."):
+                continue
+            if name.decode() in tree.by_path:
+                new = self._top_level_entry(volume, tree, name, current)
+            elif current in self._key_names:
+                new = self._stand_in(self._nodes[current])
+            else:
+                continue  # a symlink the writer unlinks
+            if new != current:
+                volume.entries[name] = new
+                self._unlink(current)
+                notices.append(Notice(volume.inode, name, current if deleted else 0))
+        return notices
+
+    def _stand_in(self, node: Node) -> int:
+        copy = Node(
+            inode=self._next_inode,
+            path=node.path,
+            mode=node.mode,
+            uid=node.uid,
+            gid=node.gid,
+            mtime_ns=node.mtime_ns,
+            data=node.data,
+        )
+        self._next_inode += 1
+        self._nodes[copy.inode] = copy
+        return copy.inode
 
     def _make_link(self, parent_inode: int, name: bytes, target: bytes) -> Node:
         volume = self._volume_for_new(parent_inode, name)
@@ -733,12 +831,15 @@ class Filesystem(pyfuse3.Operations):
         changes as with the calls, but no watcher of the volume's directory hears of it, only a
         watcher of a removed file or link (``DELETE_SELF``, from the notice).
         """
-        volume_inode = next((inode for inode, known in self._volumes.items() if known.path == volume), None)
+        found = self._volume_at(volume)
         notices: list[Notice] = []
-        if volume_inode is None:
+        if found is None:
             return notices
         for step in steps:
-            parent, name = self._step_parent(volume_inode, step.path)
+            if step.call == SWITCH:
+                notices += self.switch(volume, step.path, deleted=True)
+                continue
+            parent, name = self._step_parent(found.inode, step.path)
             if step.call == "mkdir":
                 self._make_version(parent, name, step.mode)
             elif step.call == "chmod":
@@ -748,6 +849,12 @@ class Filesystem(pyfuse3.Operations):
                 self._change_mode(inode, step.mode)
             elif step.call == "symlink":
                 self._make_link(parent, name, step.target.encode())
+            elif step.call == "link":
+                source_parent, source_name = self._step_parent(found.inode, step.target)
+                source = self._children(self._node(source_parent)).get(source_name)
+                if source is None:
+                    raise _error(errno.ENOENT)
+                self._make_key_file(parent, name, source)
             elif step.call == "rename":
                 victim = self._move(parent, name, step.target.encode(), replace=True)
                 notices.append(Notice(parent, name, 0))
@@ -755,6 +862,10 @@ class Filesystem(pyfuse3.Operations):
             else:
                 notices.append(Notice(parent, name, self._remove(parent, name, directory=step.call == "rmdir")))
         return notices
+
+    def _volume_at(self, path: str) -> Volume | None:
+        """The volume whose directory is at ``path``, if it is still in the layout."""
+        return next((volume for volume in self._volumes.values() if volume.path == path), None)
 
     def _step_parent(self, volume_inode: int, path: str) -> tuple[int, bytes]:
         *directories, name = path.split("/")
@@ -771,8 +882,6 @@ class Filesystem(pyfuse3.Operations):
     async def mknod(self, *args: Any) -> pyfuse3.EntryAttributes:
         raise _error(errno.EROFS)
 
-    async def link(self, *args: Any) -> pyfuse3.EntryAttributes:
-        raise _error(errno.EROFS)
 
     async def create(self, *args: Any) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
         raise _error(errno.EROFS)

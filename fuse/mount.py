@@ -19,14 +19,15 @@ import stat
 import struct
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
+from typing import Any
 
 import pyfuse3
 import trio
 
 from fuse.filesystem import Filesystem, Notice
-from fuse.swap import Step, run_steps
+from fuse.swap import SWITCH, Step, run_steps
 from fuse.tree import Invalidations, Layout
 
 
@@ -419,15 +420,34 @@ async def _retire(session: Session, volume: str) -> None:
 
 async def _make(session: Session, volume: str, steps: Iterable[Step]) -> None:
     """A swap's or a retirement's calls: made on the mount where this process reaches it; on a
-    descriptor, made by the filesystem itself and told to the kernel by notices. Raises OSError."""
-    if session.writable >= 0:
-        await trio.to_thread.run_sync(_write, session.fs, session.writable, volume, steps)
+    descriptor, made by the filesystem itself and told to the kernel by notices. Raises OSError.
+
+    A ``switch`` is the filesystem's own on either: made here, in the thread that answers the
+    kernel, between the calls before it and those after it, then told by notices."""
+    fs = session.fs
+    if session.writable < 0:
+        await _tell(fs.apply, volume, steps)
         return
+    calls: list[Step] = []
+    for step in [*steps, None]:
+        if step is not None and step.call != SWITCH:
+            calls.append(step)
+            continue
+        if calls:
+            await trio.to_thread.run_sync(_write, fs, session.writable, volume, tuple(calls))
+            calls = []
+        if step is not None:
+            await _tell(fs.switch, volume, step.path)
+
+
+async def _tell(change: Callable[[str, Any], list[Notice]], volume: str, what: Any) -> None:
+    """Make ``change`` here, in the thread that answers the kernel, then tell the kernel by notices."""
     try:
-        notices = session.fs.apply(volume, steps)  # here, in the thread that answers the kernel
+        notices = change(volume, what)
     except pyfuse3.FUSEError as exc:
         raise OSError(exc.errno, os.strerror(exc.errno)) from None
-    await trio.to_thread.run_sync(_notify, notices)
+    if notices:
+        await trio.to_thread.run_sync(_notify, notices)
 
 
 def _notify(notices: Iterable[Notice]) -> None:

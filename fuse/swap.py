@@ -6,6 +6,15 @@ through it (``key -> ..data/key``; for a nested path ``dir/key`` only ``dir -> .
 the kubelet's atomic writer (``pkg/volume/util/atomic_writer.go``) lays out every Secret,
 ConfigMap, projected and downwardAPI volume.
 
+With key files (the default, see ``Filesystem``), a top-level name of a file is instead a second
+name (a hard link) of the current version's file: what ``stat``, ``open`` and an inotify watch reach
+through the kubelet's symlink, reached with no symlink to follow. It is moved to the new version by
+a ``switch`` before the rename: the filesystem points the names at the new version's files and tells
+the kernel to forget them, which gives a watcher nothing (the kubelet's symlinks do not change
+either); a name gone in the new version is first switched to a stand-in file, so that its unlink
+leaves the old file, and its watchers, to the old version's removal, as in the kubelet. A new name
+is made with ``link``, where the kubelet makes a symlink: the same ``CREATE``.
+
 A new version is swapped in by the writer's own steps, in its order: ``mkdir ..<new>`` (0700),
 ``chmod`` it, ``symlink ..<new> ..data_tmp``, ``rename ..data_tmp ..data``, a symlink for each new
 top-level name, ``unlink`` each top-level name gone, then the old version removed as
@@ -46,10 +55,10 @@ def top_level(paths: Iterable[str]) -> set[str]:
 class Step(NamedTuple):
     """One syscall of a swap, on a path relative to the volume."""
 
-    call: Literal["mkdir", "chmod", "symlink", "rename", "unlink", "rmdir"]
+    call: Literal["mkdir", "chmod", "symlink", "link", "rename", "unlink", "rmdir", "switch"]
     path: str
     target: str = ""
-    """``symlink``: what the link points to; ``rename``: the new name."""
+    """``symlink``: what the link points to; ``link``: the file linked to; ``rename``: the new name."""
     mode: int = 0
 
 
@@ -64,6 +73,11 @@ class VolumeState(NamedTuple):
     """Version directory -> (path inside it, is a directory), children before their directory."""
 
 
+SWITCH: Literal["switch"] = "switch"
+"""A step no syscall makes: the filesystem moves the top-level key files to the version at its
+``path``, and the kernel is told to forget those names (``Filesystem.switch``)."""
+
+
 class Plan(NamedTuple):
     """A swap's calls: ``publish`` makes the new version the content; ``retire`` then removes the
     old one. Between the two, readers that resolved ``..data`` just before the rename finish
@@ -74,9 +88,21 @@ class Plan(NamedTuple):
     retire: tuple[Step, ...]
 
 
-def swap_steps(state: VolumeState, new_version: str, new_mode: int, new_names: Iterable[str]) -> Plan:
-    """The writer's calls that make ``new_version`` (already staged) the content: kubelet order."""
+def swap_steps(
+    state: VolumeState,
+    new_version: str,
+    new_mode: int,
+    new_names: Iterable[str],
+    *,
+    new_files: Iterable[str] | None = None,
+) -> Plan:
+    """The writer's calls that make ``new_version`` (already staged) the content: kubelet order.
+
+    ``new_files``: with key files, the top-level names that are files in the new version (made
+    with ``link``, and moved by a ``switch``); None: every top-level name is a symlink.
+    """
     names = set(new_names)
+    files = set(new_files) if new_files is not None else None
     steps: list[Step] = []
     if DATA_TMP in state.entries:  # left by an interrupted swap
         steps.append(Step("unlink", DATA_TMP))
@@ -84,10 +110,16 @@ def swap_steps(state: VolumeState, new_version: str, new_mode: int, new_names: I
         Step("mkdir", new_version, mode=MKDIR_MODE),
         Step("chmod", new_version, mode=new_mode),
         Step("symlink", DATA_TMP, target=new_version),
-        Step("rename", DATA_TMP, target=DATA),
     ]
+    if files is not None:
+        steps.append(Step(SWITCH, new_version))
+    steps.append(Step("rename", DATA_TMP, target=DATA))
     visible = {name for name in state.entries if not name.startswith("..")}
-    steps += [Step("symlink", name, target=posixpath.join(DATA, name)) for name in sorted(names - visible)]
+    for name in sorted(names - visible):
+        if files is not None and name in files:
+            steps.append(Step("link", name, target=posixpath.join(new_version, name)))
+        else:
+            steps.append(Step("symlink", name, target=posixpath.join(DATA, name)))
     steps += [Step("unlink", name) for name in sorted(visible - names)]
     # The old version last; then any other leftover version of an interrupted swap.
     retire: list[Step] = []
@@ -115,6 +147,11 @@ def run_steps(directory_fd: int, base: str, steps: Iterable[Step]) -> None:
             os.chmod(path, step.mode, dir_fd=directory_fd)
         elif step.call == "symlink":
             os.symlink(step.target, path, dir_fd=directory_fd)
+        elif step.call == "link":
+            source = posixpath.join(base, step.target) if base else step.target
+            os.link(source, path, src_dir_fd=directory_fd, dst_dir_fd=directory_fd, follow_symlinks=False)
+        elif step.call == SWITCH:
+            raise ValueError("a switch is the filesystem's, not a syscall")
         elif step.call == "rename":
             target = posixpath.join(base, step.target) if base else step.target
             os.rename(path, target, src_dir_fd=directory_fd, dst_dir_fd=directory_fd)

@@ -217,6 +217,12 @@ def _mount_options(parser: argparse.ArgumentParser, *, for_run: bool, watch: boo
     )
     parser.add_argument("--audit", metavar="FILE|-", help="one JSON line per open (who, what; never content)")
     parser.add_argument(
+        "--key-symlinks",
+        action="store_true",
+        help="each key of a volume a symlink key -> ..data/key, as the kubelet makes it (default: a second name of "
+        "..data/key, the same file with no symlink to follow: opens are faster, readlink differs)",
+    )
+    parser.add_argument(
         "--wait-timeout",
         type=float,
         default=60.0,

@@ -35,6 +35,7 @@ MOUNT_ONLY = {
     "--allow-other": "allow_other",
     "--allowed-uid": "allowed_uid",
     "--audit": "audit",
+    "--key-symlinks": "key_symlinks",
 }
 """``run`` options that only mean something with ``--mount``."""
 DEFAULT_KUBECONFIG = "~/.kube/config"
@@ -122,6 +123,8 @@ class MountSettings(NamedTuple):
     allow_other: bool = False
     allowed_uids: frozenset[int] | None = None
     audit: str | None = None
+    key_symlinks: bool = False
+    """Each key of a volume a symlink through ``..data`` (the kubelet's), not a second name of its file."""
     wait_timeout: float = 60.0
     """Seconds to wait for the API server at start (``--kube --watch``): retried with backoff until then."""
     failover_after: float = 10.0
@@ -472,6 +475,7 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
             allow_other=args.allow_other,
             allowed_uids=frozenset(args.allowed_uid) if args.allowed_uid else None,
             audit=args.audit,
+            key_symlinks=args.key_symlinks,
             wait_timeout=_seconds(args.wait_timeout, "wait_timeout"),
             failover_after=_seconds(args.failover_after, "failover_after", zero=False),
         )

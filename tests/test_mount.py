@@ -48,17 +48,26 @@ def test_default_view_lists_volumes_env_and_docker_config(example_mount: Mount) 
     assert ["config.json"] == os.listdir(root / ".docker")
 
 
-def test_each_volume_has_the_kubelets_layout(example_mount: Mount) -> None:
-    """..data -> ..<timestamp>, each key a symlink through it; a nested path's first part only."""
+def test_each_volume_has_the_kubelets_layout_with_keys_as_files(example_mount: Mount) -> None:
+    """..data -> ..<timestamp>; each key the very file ..data/key leads to (the kubelet's symlink's target, with no
+    symlink to follow: what stat and open see is the same); a nested path's first part a symlink through ..data."""
     secret, tls = example_mount.path / "secret", example_mount.path / "tls"
     version = os.readlink(secret / "..data")
 
     assert version.startswith("..20") and stat.S_ISDIR(os.lstat(secret / version).st_mode)
     assert {"..data", version, "host", "password", "username"} == set(os.listdir(secret))
-    assert "..data/password" == os.readlink(secret / "password")
+    key, target = os.lstat(secret / "password"), os.stat(secret / "..data" / "password")
+    assert stat.S_ISREG(key.st_mode) and (key.st_ino, key.st_nlink) == (target.st_ino, 1)
     assert ["host", "password", "username"] == sorted(os.listdir(secret / version))
     assert "..data/server" == os.readlink(tls / "server")
     assert stat.S_ISREG(os.lstat(tls / "..data" / "server" / "tls.key").st_mode)
+
+
+def test_key_symlinks_gives_the_kubelets_symlinks(mountpoint: Path) -> None:
+    with Mount(mountpoint, [*EXAMPLE, "--volume", "secret", "--key-symlinks"]):
+        assert "..data/password" == os.readlink(mountpoint / "password")
+        assert b"shop-app" == (mountpoint / "username").read_bytes()
+        assert os.stat(mountpoint / "password").st_ino == os.stat(mountpoint / "..data" / "password").st_ino
 
 
 def test_file_contents_modes_and_owners(example_mount: Mount) -> None:
@@ -120,7 +129,7 @@ def test_volume_view_is_the_kubelet_layout_at_root(mountpoint: Path) -> None:
     """The /etc/secret case: `--volume secret` then `cat MOUNT/username`."""
     with Mount(mountpoint, [*EXAMPLE, "--volume", "secret"]):
         assert ["host", "password", "username"] == visible(mountpoint)
-        assert "..data/username" == os.readlink(mountpoint / "username")
+        assert os.path.samefile(mountpoint / "username", mountpoint / "..data" / "username")
         assert b"shop-app" == (mountpoint / "username").read_bytes()
 
 

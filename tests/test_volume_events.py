@@ -162,9 +162,11 @@ def mounts_events(
     return [w.changes() for w in watchers.inotify], watchers.watchdog.changes()
 
 
-@pytest.mark.parametrize("view", ["--volume", "default view"])
+@pytest.mark.parametrize(
+    ("view", "keys"), [("--volume", "key files"), ("default view", "key files"), ("--volume", "--key-symlinks")]
+)
 @pytest.mark.parametrize("name", list(CASES))
-def test_watchers_see_the_kubelets_events(name: str, view: str, tmp_path: Path, sentinels: Path) -> None:
+def test_watchers_see_the_kubelets_events(name: str, view: str, keys: str, tmp_path: Path, sentinels: Path) -> None:
     case = CASES[name]
     pod_file = pod_with_volume(tmp_path, case)
     manifest = write_manifests(tmp_path / "secrets" / "app.yaml", secret("app", dict(case.states[0] or {})))
@@ -174,6 +176,7 @@ def test_watchers_see_the_kubelets_events(name: str, view: str, tmp_path: Path, 
     mountpoint.mkdir()
     args = ["--pod", str(pod_file), "--secrets", str(manifest.parent), "--watch"]
     args += ["--volume", "v"] if view == "--volume" else []
+    args += [keys] if keys.startswith("--") else []
     with Mount(mountpoint, args) as mount:
         volume = mountpoint if view == "--volume" else mountpoint / "v"
         seen, seen_watchdog = mounts_events(
