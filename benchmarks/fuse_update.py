@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -109,6 +110,7 @@ def main() -> None:
         watcher.wait()
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=20)
+        shutil.rmtree(work, ignore_errors=True)
     print(f"changes: {len(latencies)}")
     print(
         f"change on disk -> readable in mount: median {median(latencies) * 1000:.1f} ms, "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -82,6 +83,7 @@ def main() -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=40)
+        shutil.rmtree(work, ignore_errors=True)
     print(f"changes: {len(latencies)}")
     print(
         f"change on disk -> restarted child running with the new value: median {median(latencies) * 1000:.1f} ms, "

@@ -11,6 +11,7 @@ import argparse
 import base64
 import http.client
 import json
+import shutil
 import signal
 import ssl
 import subprocess
@@ -131,6 +132,7 @@ def main() -> None:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=20)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

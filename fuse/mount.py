@@ -423,31 +423,33 @@ async def _make(session: Session, volume: str, steps: Iterable[Step]) -> None:
     descriptor, made by the filesystem itself and told to the kernel by notices. Raises OSError.
 
     A ``switch`` is the filesystem's own on either: made here, in the thread that answers the
-    kernel, between the calls before it and those after it, then told by notices."""
+    kernel, after the calls before it; its notices then go just before the calls after it (the
+    rename of ``..data``), in the same worker thread, so that the two are microseconds apart."""
     fs = session.fs
     if session.writable < 0:
-        await _tell(fs.apply, volume, steps)
+        notices = _here(fs.apply, volume, steps)
+        if notices:
+            await trio.to_thread.run_sync(_notify, notices)
         return
     calls: list[Step] = []
+    notices = []
     for step in [*steps, None]:
         if step is not None and step.call != SWITCH:
             calls.append(step)
             continue
-        if calls:
-            await trio.to_thread.run_sync(_write, fs, session.writable, volume, tuple(calls))
-            calls = []
+        if calls or notices:
+            await trio.to_thread.run_sync(_write, fs, session.writable, volume, tuple(calls), tuple(notices))
+            calls, notices = [], []
         if step is not None:
-            await _tell(fs.switch, volume, step.path)
+            notices = _here(fs.switch, volume, step.path)
 
 
-async def _tell(change: Callable[[str, Any], list[Notice]], volume: str, what: Any) -> None:
-    """Make ``change`` here, in the thread that answers the kernel, then tell the kernel by notices."""
+def _here(change: Callable[[str, Any], list[Notice]], volume: str, what: Any) -> list[Notice]:
+    """``change`` made by the filesystem itself, in the thread that answers the kernel; raises OSError."""
     try:
-        notices = change(volume, what)
+        return change(volume, what)
     except pyfuse3.FUSEError as exc:
         raise OSError(exc.errno, os.strerror(exc.errno)) from None
-    if notices:
-        await trio.to_thread.run_sync(_notify, notices)
 
 
 def _notify(notices: Iterable[Notice]) -> None:
@@ -463,7 +465,9 @@ def _notify(notices: Iterable[Notice]) -> None:
                 pyfuse3.invalidate_entry(notice.parent, notice.name)
 
 
-def _write(fs: Filesystem, writable: int, volume: str, steps: Iterable[Step]) -> None:
+def _write(fs: Filesystem, writable: int, volume: str, steps: Iterable[Step], notices: Iterable[Notice]) -> None:
+    """Tell the kernel ``notices``, then make ``steps``' calls on the mount."""
+    _notify(notices)
     with fs.writing():
         run_steps(writable, volume, steps)
 
