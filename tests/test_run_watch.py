@@ -251,7 +251,7 @@ def test_the_containers_own_command_is_expanded_again_on_restart(tmp_path: Path)
 def test_pid_is_passed_to_the_command_not_injector(sources: Sources) -> None:
     """Signals given to injector reach the command, which it keeps as its child."""
     with Running(
-        [*sources.args, "--", "sh", "-c", 'echo "pid $$"; trap "exit 9" USR1; while :; do sleep 0.05; done']
+        [*sources.args, "--", "sh", "-c", 'trap "exit 9" USR1; echo "pid $$"; while :; do sleep 0.05; done']
     ) as run:
         run.wait_out("pid ")
         child = int(run.lines()[0].split()[1])

@@ -107,6 +107,8 @@ class Supervisor:
         self._splay = splay
         self._pending: Action | None = None
         self._wake = trio.Event()
+        self._offers = 0
+        """Changes offered so far: a start covers those offered before it took its launch."""
         self._process: trio.Process | None = None
         self._outputs: list[_Output] = []
         self._ours: set[int] = set()
@@ -124,6 +126,7 @@ class Supervisor:
         env_changed = launch.argv != self._running.argv or launch.env != self._running.env
         action = reaction(self._policy, env_changed=env_changed, files_changed=files_changed)
         self._launch = launch
+        self._offers += 1
         if launch.mask:
             # A command that keeps running may print the new values too.
             for output in self._outputs:
@@ -171,7 +174,7 @@ class Supervisor:
         return exit_status(process.returncode)
 
     async def _start(self, nursery: trio.Nursery) -> trio.Process:
-        launch = self._launch
+        launch, offers = self._launch, self._offers
         pipe = subprocess.PIPE if launch.mask is not None else None
         try:
             process = await trio.lowlevel.open_process(
@@ -185,8 +188,12 @@ class Supervisor:
         self._running = launch
         self._process = process
         self._ours.add(process.pid)
-        self._pending = None  # what was waiting is done by starting with the latest
-        self._wake = trio.Event()
+        if self._offers == offers:
+            # What was waiting is done by starting with the latest. A change offered while the process was
+            # being made (trio spawns it from a worker thread, and the command may be running already) came
+            # after ``launch`` was taken, and perhaps after the command read its files: it stays.
+            self._pending = None
+            self._wake = trio.Event()
         self.starts += 1
         for signum in self._held:  # came while no command ran (a restart)
             process.send_signal(signum)

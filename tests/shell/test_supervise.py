@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -114,6 +115,32 @@ def test_an_env_change_restarts_the_command_with_the_new_env(tmp_path: Path) -> 
 
     assert (5, 2) == (status, supervisor.starts)
     assert "injector: restarting sh: what it sees changed\n" == reported.getvalue()
+
+
+def test_an_env_change_offered_while_the_command_is_being_started_still_restarts_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """trio makes the process in a worker thread: a change can come (the child already running, as when it has
+    touched a file a watcher waits for) before the start is done. The start took the launch before it: the
+    change must still restart the command, not be forgotten (it was, once: the command ran on, old env)."""
+    script = '[ "$V" = 2 ] && exit 5; touch "$DIR/started"; while :; do sleep 0.02; done'
+    supervisor = Supervisor(Launch(("sh", "-c", script), with_env(V="1", DIR=str(tmp_path))), Reporter())
+    real_open_process = trio.lowlevel.open_process
+
+    async def open_process_then_a_change(command: list[str], **options: Any) -> trio.Process:
+        process = await real_open_process(command, **options)
+        if supervisor.starts == 0:  # the first start: the change lands before it is done
+            supervisor.offer(Launch(("sh", "-c", script), with_env(V="2", DIR=str(tmp_path))), files_changed=False)
+        return process
+
+    async def run() -> int:
+        with trio.fail_after(30), trio.open_signal_receiver(*FORWARDED_SIGNALS) as signals:
+            return await supervisor.run(signals)  # lost, the change would leave the command running for ever
+
+    monkeypatch.setattr(trio.lowlevel, "open_process", open_process_then_a_change)
+    status = trio.run(run)
+
+    assert (5, 2) == (status, supervisor.starts)
 
 
 def test_by_default_a_change_to_files_only_leaves_the_command_running(tmp_path: Path) -> None:
