@@ -110,6 +110,21 @@ def test_agent_settings_are_checked_before_anything_starts(
     assert message == info.value.problem
 
 
+@pytest.mark.parametrize("command", ["mount", "agent", "run"])
+def test_key_symlinks_is_a_mount_setting_of_each_command_that_mounts(command: str) -> None:
+    argv = {
+        "mount": ["mount", "--pod", "p.yaml", "/m"],
+        "agent": ["agent", "--pod", "p.yaml", "--mount", "/m"],
+        "run": ["run", "--pod", "p.yaml", "--mount", "/m", "--", "x"],
+    }[command]
+
+    chosen = settings(argv[0], "--key-symlinks", *argv[1:]).mount
+    default = settings(*argv).mount
+
+    assert chosen is not None and chosen.key_symlinks
+    assert default is not None and not default.key_symlinks
+
+
 def test_agent_self_and_listen_are_parsed() -> None:
     agent = settings(
         "agent", "--self", "--mount", "/m", "--listen", ":8080", environ={"POD_NAME": "web-0", "POD_NAMESPACE": "shop"}

@@ -55,7 +55,18 @@ PORT_ANNOTATION = PREFIX + "port"
 """The agent's probe and metrics port, when the default is taken by the app."""
 FUSE_ANNOTATION = PREFIX + "fuse"
 """Who mounts FUSE: ``privileged`` (the agent, default) or ``csi`` (a FUSE CSI driver passes a descriptor)."""
-ANNOTATIONS = (INJECT, SKIP_CONTAINERS, SKIP_VOLUMES, ENV_CONTAINERS, PORT_ANNOTATION, FUSE_ANNOTATION)
+KEY_SYMLINKS = PREFIX + "key-symlinks"
+"""``"true"``: the agent serves each key as the kubelet's symlink ``key -> ..data/key`` (``--key-symlinks``), for
+apps that readlink their keys; ``"false"`` (default): as the file that symlink leads to."""
+ANNOTATIONS = (
+    INJECT,
+    SKIP_CONTAINERS,
+    SKIP_VOLUMES,
+    ENV_CONTAINERS,
+    PORT_ANNOTATION,
+    FUSE_ANNOTATION,
+    KEY_SYMLINKS,
+)
 
 AGENT = "injector"
 """The agent's container (a native sidecar)."""
@@ -390,6 +401,15 @@ class _Injector:
             )
         return value  # type: ignore[no-any-return]
 
+    def key_symlinks(self) -> bool:
+        value = _annotations(self.template).get(KEY_SYMLINKS, "false")
+        if value not in ("true", "false"):
+            raise self.usage(
+                f"annotation {KEY_SYMLINKS}: {value!r} is not true or false",
+                self.template_at / "metadata" / "annotations",
+            )
+        return bool(value == "true")
+
     def port(self) -> int:
         text = _annotations(self.template).get(PORT_ANNOTATION)
         if text is None:
@@ -463,6 +483,7 @@ class _Injector:
             return False
         port = self.port()
         mode = self.fuse_mode()
+        key_symlinks = self.key_symlinks()
         init: list[dict[str, Any]] = []
         new_volumes: list[dict[str, Any]] = []
         api_access = self.spec.get("automountServiceAccountToken") is False
@@ -470,7 +491,7 @@ class _Injector:
             init.append(self.install_container())
             new_volumes.append({"name": RUNTIME_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": RUNTIME_SIZE}})
         if served:
-            init.append(self.agent_container(port, mode, api_access))
+            init.append(self.agent_container(port, mode, api_access, key_symlinks=key_symlinks))
             if mode == "csi":
                 attributes = {"fdPassingEmptyDirName": FD_VOLUME, "fdPassingSocketName": FD_SOCKET}
                 csi = {"driver": CSI_DRIVER, "readOnly": True, "volumeAttributes": attributes}
@@ -579,9 +600,9 @@ class _Injector:
             "volumeMounts": [{"name": RUNTIME_VOLUME, "mountPath": "/runtime"}],
         }
 
-    def agent_container(self, port: int, mode: FuseMode, api_access: bool) -> dict[str, Any]:
+    def agent_container(self, port: int, mode: FuseMode, api_access: bool, *, key_symlinks: bool) -> dict[str, Any]:
         view = ["agent", "--self", "--container", AGENT]
-        serve = ["--listen", f":{port}", "--uid", "0", "--gid", "0"]
+        serve = ["--listen", f":{port}", "--uid", "0", "--gid", "0", *(["--key-symlinks"] if key_symlinks else [])]
         env = [
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},

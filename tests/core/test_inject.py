@@ -442,6 +442,18 @@ def test_the_agent_port_moves_with_an_annotation_when_the_app_uses_it() -> None:
     )
 
 
+def test_the_key_symlinks_annotation_gives_the_agent_the_kubelets_symlinks() -> None:
+    default = pod_template(injected(workload("Deployment", copy.deepcopy(MOUNTED))).body)
+    asked = pod_template(
+        injected(workload("Deployment", copy.deepcopy(MOUNTED), annotations={inject.KEY_SYMLINKS: "true"})).body
+    )
+
+    assert "--key-symlinks" not in default["spec"]["initContainers"][0]["args"]
+    assert "--key-symlinks" in asked["spec"]["initContainers"][0]["args"]
+    with pytest.raises(UsageError, match=r"annotation injector.io/key-symlinks: 'yes' is not true or false"):
+        injected(workload("Deployment", copy.deepcopy(MOUNTED), annotations={inject.KEY_SYMLINKS: "yes"}))
+
+
 # -- RBAC --------------------------------------------------------------------------------------------------------
 
 
