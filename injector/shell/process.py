@@ -91,7 +91,7 @@ def reap_orphans(keep: Container[int]) -> None:
 
 
 def harden_process(reporter: Reporter, *, with_child: bool) -> None:
-    """No core dumps, not dumpable, memory locked where permitted (a warning once where not).
+    """No core dumps, not dumpable, memory locked where permitted (a warning once where not, if there is swap).
 
     ``with_child``: a command will be started, which inherits resource limits, so RLIMIT_CORE is
     left alone (not being dumpable already stops this process's core dumps; it is reset by exec).
@@ -103,9 +103,24 @@ def harden_process(reporter: Reporter, *, with_child: bool) -> None:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    if libc.mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0:
+    if libc.mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 and swap_in_use():
+        # With no swap there is nothing to lock out of (most Kubernetes nodes: an unprivileged agent, which
+        # cannot lock, would warn at every start for nothing).
         reason = os.strerror(ctypes.get_errno())
         reporter.warning(
-            f"memory not locked ({reason}); secrets could be swapped to disk "
+            f"memory not locked ({reason}) and this machine has swap: secrets could be swapped to disk "
             "(raise RLIMIT_MEMLOCK or grant CAP_IPC_LOCK)"
         )
+
+
+SWAPS = "/proc/swaps"
+
+
+def swap_in_use(swaps: str | None = None) -> bool:
+    """Whether a swap area is active: ``/proc/swaps`` lists them under its header line (it is not namespaced,
+    so a container sees its node's). Unreadable: assumed so."""
+    try:
+        with open(swaps or SWAPS) as handle:
+            return any(line.strip() for line in handle.read().splitlines()[1:])
+    except OSError:
+        return True
