@@ -882,7 +882,6 @@ class Filesystem(pyfuse3.Operations):
     async def mknod(self, *args: Any) -> pyfuse3.EntryAttributes:
         raise _error(errno.EROFS)
 
-
     async def create(self, *args: Any) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
         raise _error(errno.EROFS)
 
