@@ -85,8 +85,27 @@ def _epilog(command: str) -> str:
     return "exit codes:\n" + "\n".join(lines)
 
 
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``, without importing shutil (and the compression modules it
+    brings in): argparse makes a formatter for every option it adds, so every start would pay for them."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Help that shows each option's default, and keeps the exit-code lists as written."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None):
+        # argparse's own default: the terminal's width less 2
+        super().__init__(prog, indent_increment, max_help_position, _terminal_columns() - 2 if width is None else width)
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""

@@ -10,7 +10,6 @@ A document that does not decode is not validated further, as the API server refu
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any
 
@@ -89,6 +88,8 @@ def _object(value: object, type_name: str, at: FieldPath, problems: list[Problem
 
 
 def _did_you_mean(name: str, fields: Mapping[str, str]) -> str:
+    import difflib  # here: only a manifest with an unknown field pays for it, not every start
+
     same = [field for field in fields if field.lower() == name.lower()]
     close = same or difflib.get_close_matches(name, list(fields), n=1, cutoff=0.6)
     return f' (did you mean "{close[0]}"?)' if close else ""
