@@ -152,8 +152,8 @@ class Filesystem(pyfuse3.Operations):
         """Directory inode -> its parent's (``..``)."""
         self._unlinked: set[int] = set()
         """Volume nodes no name reaches any more: dropped once the kernel forgets them."""
-        self._key_names: dict[int, int] = {}
-        """A version's file -> how many top-level key names it has besides its own (0 or 1)."""
+        self._key_named: set[int] = set()
+        """Versions' files that also have a top-level key name (at most one: a name per file)."""
         self._writers: set[int] = set()
         """Thread ids of the writer threads inside a swap right now."""
         self._lookups: dict[int, int] = {}
@@ -326,7 +326,7 @@ class Filesystem(pyfuse3.Operations):
         if inode == current:
             return current
         if not self.key_symlinks and not self._nodes[inode].is_dir:
-            self._key_names[inode] = self._key_names.get(inode, 0) + 1
+            self._key_named.add(inode)
             return inode
         target = DATA.encode() + b"/" + name
         if current is not None and self._nodes[current].is_link and self._nodes[current].data == target:
@@ -412,12 +412,8 @@ class Filesystem(pyfuse3.Operations):
 
     def _unlink(self, inode: int) -> None:
         """One name of ``inode`` is gone; with it the last, it is unlinked."""
-        names = self._key_names.get(inode)
-        if names:
-            if names > 1:
-                self._key_names[inode] = names - 1
-            else:
-                del self._key_names[inode]
+        if inode in self._key_named:
+            self._key_named.discard(inode)  # its other name stays
             return
         self._unlinked.add(inode)
         self._release(inode)
@@ -438,7 +434,7 @@ class Filesystem(pyfuse3.Operations):
             node = self._nodes.pop(inode, None)
             if node is not None and node.children:
                 for child in list(node.children.values()):
-                    if child not in self._key_names:  # else a top-level name still reaches it
+                    if child not in self._key_named:  # else a top-level name still reaches it
                         self._unlinked.add(child)
                         self._release(child)
 
@@ -718,10 +714,16 @@ class Filesystem(pyfuse3.Operations):
         volume = self._volume_for_new(parent_inode, name)
         node = self._nodes.get(inode)
         in_version = node is not None and any(version.nodes.get(inode) is node for version in volume.versions.values())
-        if self.key_symlinks or node is None or not in_version or not stat.S_ISREG(node.mode):
+        if (
+            self.key_symlinks
+            or node is None
+            or not in_version
+            or not stat.S_ISREG(node.mode)
+            or inode in self._key_named
+        ):
             raise _error(errno.EROFS)
         volume.entries[name] = inode
-        self._key_names[inode] = self._key_names.get(inode, 0) + 1
+        self._key_named.add(inode)
         volume.mtime_ns = time.time_ns()
         return node
 
@@ -747,7 +749,7 @@ class Filesystem(pyfuse3.Operations):
                 continue
             if name.decode() in tree.by_path:
                 new = self._top_level_entry(volume, tree, name, current)
-            elif current in self._key_names:
+            elif current in self._key_named:
                 new = self._stand_in(self._nodes[current])
             else:
                 continue  # a symlink the writer unlinks
@@ -843,18 +845,11 @@ class Filesystem(pyfuse3.Operations):
             if step.call == "mkdir":
                 self._make_version(parent, name, step.mode)
             elif step.call == "chmod":
-                inode = self._children(self._node(parent)).get(name)
-                if inode is None:
-                    raise _error(errno.ENOENT)
-                self._change_mode(inode, step.mode)
+                self._change_mode(self._step_inode(found.inode, step.path), step.mode)
             elif step.call == "symlink":
                 self._make_link(parent, name, step.target.encode())
             elif step.call == "link":
-                source_parent, source_name = self._step_parent(found.inode, step.target)
-                source = self._children(self._node(source_parent)).get(source_name)
-                if source is None:
-                    raise _error(errno.ENOENT)
-                self._make_key_file(parent, name, source)
+                self._make_key_file(parent, name, self._step_inode(found.inode, step.target))
             elif step.call == "rename":
                 victim = self._move(parent, name, step.target.encode(), replace=True)
                 notices.append(Notice(parent, name, 0))
@@ -871,11 +866,17 @@ class Filesystem(pyfuse3.Operations):
         *directories, name = path.split("/")
         parent = volume_inode
         for directory in directories:
-            found = self._children(self._node(parent)).get(directory.encode())
-            if found is None:
-                raise _error(errno.ENOENT)
-            parent = found
+            parent = self._child(parent, directory.encode())
         return parent, name.encode()
+
+    def _step_inode(self, volume_inode: int, path: str) -> int:
+        return self._child(*self._step_parent(volume_inode, path))
+
+    def _child(self, parent: int, name: bytes) -> int:
+        found = self._children(self._node(parent)).get(name)
+        if found is None:
+            raise _error(errno.ENOENT)
+        return found
 
     # -- everything else that writes ----------------------------------------------------------------
 

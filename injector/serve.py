@@ -256,9 +256,7 @@ async def serve_mount(
         reporter.say(recovered)
     audit = AuditLog(settings.audit) if settings.audit else None
     try:
-        fs = Filesystem(
-            layout, on_open=audit, allowed_uids=settings.allowed_uids, key_symlinks=settings.key_symlinks
-        )
+        fs = Filesystem(layout, on_open=audit, allowed_uids=settings.allowed_uids, key_symlinks=settings.key_symlinks)
         missing = fast_paths_missing()
         if missing:
             reporter.warning(

@@ -17,17 +17,20 @@ def state(*names: str) -> VolumeState:
 def test_with_key_symlinks_the_plan_is_the_kubelet_writers_calls() -> None:
     plan = swap_steps(state("kept", "gone"), NEW, 0o755, ["kept", "new"])
 
-    assert Plan(
-        (
-            Step("mkdir", NEW, mode=0o700),
-            Step("chmod", NEW, mode=0o755),
-            Step("symlink", "..data_tmp", target=NEW),
-            Step("rename", "..data_tmp", target="..data"),
-            Step("symlink", "new", target="..data/new"),
-            Step("unlink", "gone"),
-        ),
-        (Step("unlink", f"{OLD}/kept"), Step("unlink", f"{OLD}/gone"), Step("rmdir", OLD)),
-    ) == plan
+    assert (
+        Plan(
+            (
+                Step("mkdir", NEW, mode=0o700),
+                Step("chmod", NEW, mode=0o755),
+                Step("symlink", "..data_tmp", target=NEW),
+                Step("rename", "..data_tmp", target="..data"),
+                Step("symlink", "new", target="..data/new"),
+                Step("unlink", "gone"),
+            ),
+            (Step("unlink", f"{OLD}/kept"), Step("unlink", f"{OLD}/gone"), Step("rmdir", OLD)),
+        )
+        == plan
+    )
 
 
 def test_with_key_files_names_are_switched_before_the_rename_and_new_files_linked() -> None:
@@ -77,7 +80,7 @@ def test_key_files_are_their_versions_files_and_follow_each_swap() -> None:
     fs.apply("v", swap.plan.retire)
     assert gone(fs, first.by_path["a"], first.by_path["b"])
     assert not gone(fs, second.by_path["a"]) and not gone(fs, second.by_path["c"])
-    assert {second.by_path["a"]: 1, second.by_path["c"]: 1} == fs._key_names
+    assert {second.by_path["a"], second.by_path["c"]} == fs._key_named
 
 
 def test_a_version_dropped_with_its_volume_leaves_nothing_named() -> None:
@@ -87,4 +90,4 @@ def test_a_version_dropped_with_its_volume_leaves_nothing_named() -> None:
 
     fs.prepare(Layout({}, 0, 0))
 
-    assert gone(fs, inode) and not fs._key_names
+    assert gone(fs, inode) and not fs._key_named
