@@ -165,11 +165,11 @@ class Supervisor:
                 # We are being cancelled: do not leave the child behind.
                 with trio.move_on_after(TERMINATE_GRACE, shield=True) as grace:
                     last.terminate()
-                    await wait_for_exit(last)
+                    await last.wait()
                 if grace.cancelled_caught:
                     last.kill()
                     with trio.CancelScope(shield=True):
-                        await wait_for_exit(last)
+                        await last.wait()
         assert process.returncode is not None  # _tend returned: it exited
         return exit_status(process.returncode)
 
@@ -213,7 +213,7 @@ class Supervisor:
         async with trio.open_nursery() as tending:
 
             async def exited() -> None:
-                await wait_for_exit(process)
+                await process.wait()
                 self._ours.discard(process.pid)
                 tending.cancel_scope.cancel()
 
@@ -239,10 +239,10 @@ class Supervisor:
     async def _stop(self, process: trio.Process) -> None:
         process.send_signal(self._stop_signal)
         with trio.move_on_after(self._grace):
-            await wait_for_exit(process)
+            await process.wait()
         if process.returncode is None:
             process.kill()
-            await wait_for_exit(process)
+            await process.wait()
 
     async def _exec(self) -> None:
         """``exec:CMD``: ``sh -c CMD`` with the new env, waited for; a failure is reported."""
@@ -265,12 +265,12 @@ class Supervisor:
                     assert process.stdout is not None and process.stderr is not None
                     pumps.start_soon(_pump, process.stdout, sys.stdout.fileno(), _Output(Redactor(launch.mask)))
                     pumps.start_soon(_pump, process.stderr, sys.stderr.fileno(), _Output(Redactor(launch.mask)))
-                await wait_for_exit(process)
+                await process.wait()
         finally:
             if process.returncode is None:
                 process.kill()
                 with trio.CancelScope(shield=True):
-                    await wait_for_exit(process)
+                    await process.wait()
             self._ours.discard(process.pid)
         if process.returncode:
             self._reporter.say(f"--on-change exec: the command exited with status {exit_status(process.returncode)}")
@@ -290,29 +290,3 @@ class Supervisor:
             reap_orphans(self._ours)
             async for _ in exits:
                 reap_orphans(self._ours)
-
-
-async def wait_for_exit(process: trio.Process) -> int:
-    """Until ``process`` exits; its return code. trio's ``Process.wait`` without its blocking fallback: when
-    the descriptor it waits on is closed or notified closing by anything else in the process (a stale owner
-    of the same number), trio 0.35 falls back to ``Popen.wait()``, which stops the whole event loop until
-    the child exits. Here the wait goes on by polling instead."""
-    try:
-        pidfd = os.pidfd_open(process.pid)
-    except OSError:  # reaped already, or no pidfd on this kernel
-        pidfd = -1
-    try:
-        while process.poll() is None:
-            if pidfd < 0:
-                await trio.sleep(0.02)
-                continue
-            try:
-                await trio.lowlevel.wait_readable(pidfd)
-            except (trio.ClosedResourceError, OSError):
-                pidfd = -1  # no longer ours to trust (nor to close): poll
-    finally:
-        if pidfd >= 0:
-            trio.lowlevel.notify_closing(pidfd)
-            os.close(pidfd)
-    assert process.returncode is not None
-    return process.returncode
