@@ -171,7 +171,7 @@ async def claim_mount(settings: MountSettings, reporter: Reporter) -> MountSetti
         try:
             descriptor, volume = await trio.to_thread.run_sync(receive_descriptor, path, settings.wait_timeout)
         except HandoverError as exc:
-            raise UsageError(f"--mount {settings.mountpoint}: {exc}") from None
+            raise UsageError(str(exc)) from None  # it names the socket; `mount` has no --mount
         reporter.event("received", descriptor=descriptor, volume=volume or "", socket=path)
         settings = settings._replace(mountpoint=f"/dev/fd/{descriptor}")
     check_can_mount(settings)
